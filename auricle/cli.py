@@ -1,0 +1,304 @@
+"""The ``auricle`` command line: a thin typer view of the library.
+
+Heavy imports (TensorFlow, Keras) happen inside the commands, so ``auricle --help`` is instant.
+Every :class:`~auricle.errors.AuricleError` is printed as one message with its fix.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+
+from auricle.errors import AuricleError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="auricle: build, train, evaluate and use deep neural networks for audio classification.")
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _quiet_tf():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    import warnings
+    warnings.filterwarnings("ignore", category=UserWarning, module="keras")
+
+
+def friendly(fn):
+    """Turn AuricleError into one red line + exit code 2 (no traceback)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        _quiet_tf()
+        try:
+            return fn(*args, **kwargs)
+        except AuricleError as exc:
+            err_console.print(f"[bold red]error:[/bold red] {exc}")
+            raise typer.Exit(2)
+        except KeyboardInterrupt:
+            err_console.print("[yellow]interrupted[/yellow]")
+            raise typer.Exit(130)
+
+    return wrapper
+
+
+class Fmt(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+def _parse_value(text: str):
+    import yaml
+    try:
+        return yaml.safe_load(text)
+    except Exception:
+        return text
+
+
+@app.command()
+@friendly
+def train(
+    data: Optional[str] = typer.Argument(None, help="Dataset folder or CSV manifest ('demo' = built-in keywords)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run directory to write (default runs/<name>)."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config (a complete run description)."),
+    recipe: str = typer.Option("default", "--recipe", "-r", help="Named recipe to start from (see `auricle recipes`)."),
+    layout: Optional[str] = typer.Option(None, help="Dataset layout (auto, folder, speech_commands, fsdd, esc50, gtzan, cremad, manifest)."),
+    model: Optional[str] = typer.Option(None, help="Model name (see `auricle models`)."),
+    features: Optional[str] = typer.Option(None, help="Feature preset (kws, seed, mfcc40, waveform)."),
+    epochs: Optional[int] = typer.Option(None, help="Number of epochs."),
+    batch_size: Optional[int] = typer.Option(None, help="Batch size."),
+    optimizer: Optional[str] = typer.Option(None, help="adam, adamw, sgd, rmsprop."),
+    lr: Optional[float] = typer.Option(None, "--lr", help="Learning rate."),
+    lr_schedule: Optional[str] = typer.Option(None, help="none, cosine, step, plateau."),
+    loss: Optional[str] = typer.Option(None, help="categorical_crossentropy or focal."),
+    dropout: Optional[float] = typer.Option(None, help="Dropout rate."),
+    l1: Optional[float] = typer.Option(None, help="L1 penalty on kernels."),
+    l2: Optional[float] = typer.Option(None, help="L2 penalty on kernels."),
+    batch_norm: Optional[bool] = typer.Option(None, "--batch-norm/--no-batch-norm", help="Batch normalization on/off."),
+    early_stopping: Optional[int] = typer.Option(None, help="Early-stopping patience in epochs (0 = off)."),
+    class_weight: Optional[str] = typer.Option(None, help="'balanced' or label=weight,label=weight."),
+    no_augment: bool = typer.Option(False, "--no-augment", help="Disable the recipe's augmentation."),
+    seed: Optional[int] = typer.Option(None, help="Random seed (training)."),
+    test_groups: Optional[str] = typer.Option(None, help="Comma-separated groups (speakers) held out for test."),
+    val_groups: Optional[str] = typer.Option(None, help="Comma-separated groups used for validation."),
+    set_: List[str] = typer.Option([], "--set", help="Any config key, e.g. --set model.options.width=2 (repeatable)."),
+    strict: bool = typer.Option(False, help="Fail on the first unreadable file instead of skipping it."),
+    overwrite: bool = typer.Option(False, help="Replace an existing run directory."),
+    resume: Optional[Path] = typer.Option(None, help="Continue an interrupted run directory."),
+):
+    """Train a model and write a run directory (model, metrics, plots, report)."""
+    from auricle.config import RunConfig, deep_merge, recipe as get_recipe, set_dotted
+    from auricle.training import train as run_train
+
+    if resume is not None:
+        run_train(None, resume, resume=True, console=console)
+        return
+    base = RunConfig.load(config).to_dict() if config else get_recipe(recipe).to_dict()
+    d = base
+    flags = {"data.root": data, "data.layout": layout, "data.strict": strict or None, "model.name": model,
+             "train.epochs": epochs, "train.batch_size": batch_size, "train.optimizer": optimizer,
+             "train.learning_rate": lr, "train.lr_schedule": lr_schedule, "train.loss": loss,
+             "train.early_stopping": early_stopping, "train.seed": seed,
+             "model.options.dropout": dropout, "model.options.l1": l1, "model.options.l2": l2,
+             "model.options.batch_norm": batch_norm}
+    if model and model != base["model"]["name"]:
+        d["model"] = {"name": model, "options": {}}
+    if features:
+        d["features"] = {"preset": features, **{k: v for k, v in d["features"].items() if k == "normalize"}}
+    for k, v in flags.items():
+        if v is not None:
+            set_dotted(d, k, v)
+    if class_weight:
+        set_dotted(d, "train.class_weight", "balanced" if class_weight == "balanced" else
+                   {kv.split("=")[0]: float(kv.split("=")[1]) for kv in class_weight.split(",")})
+    if test_groups:
+        set_dotted(d, "data.test_groups", test_groups.split(","))
+    if val_groups:
+        set_dotted(d, "data.val_groups", val_groups.split(","))
+    if no_augment:
+        d["augment"] = {}
+    for item in set_:
+        if "=" not in item:
+            raise AuricleError(f"--set expects key=value, got '{item}'")
+        k, v = item.split("=", 1)
+        set_dotted(d, k, _parse_value(v))
+    cfg = RunConfig.from_dict(d)
+    out = out or Path("runs") / cfg.name
+    run_train(cfg, out, overwrite=overwrite, console=console)
+    console.print(f"[bold green]done.[/bold green] report: {out / 'report.md'}")
+
+
+@app.command()
+@friendly
+def demo(
+    out: Path = typer.Option(Path("runs/demo"), "--out", "-o", help="Run directory."),
+    epochs: Optional[int] = typer.Option(None, help="Override the recipe's epochs."),
+    overwrite: bool = typer.Option(True, help="Replace an earlier demo run."),
+):
+    """Train the default recipe on the built-in keyword data (unseen test voices) and print where the report is."""
+    import time
+
+    from auricle.config import recipe
+    from auricle.training import train as run_train
+
+    t0 = time.time()
+    over = {"name": "demo"}
+    if epochs:
+        over["train"] = {"epochs": epochs}
+    m = run_train(recipe("default", **over), out, overwrite=overwrite, console=console)
+    console.print(f"[bold green]demo finished in {time.time() - t0:.0f}s[/bold green]: test accuracy on unseen voices "
+                  f"{m['accuracy']:.1%}")
+    console.print(f"report: {out / 'report.md'}  (plots: {out / 'confusion.png'}, {out / 'curves.png'})")
+    console.print(f"try: auricle predict {out} data/demo/clips/yes")
+
+
+@app.command()
+@friendly
+def evaluate(
+    run: Path = typer.Argument(..., help="Run directory."),
+    dataset: Optional[Path] = typer.Argument(None, help="Another dataset with the same labels (default: the run's test split)."),
+    layout: str = typer.Option("auto", help="Layout of DATASET."),
+    out: Optional[Path] = typer.Option(None, help="Where to write the metrics and plots."),
+):
+    """Metrics and plots of a trained run on its test split or another dataset."""
+    from auricle.evaluation import evaluate_run
+
+    evaluate_run(run, dataset, layout=layout, out_dir=out, console=console)
+
+
+@app.command()
+@friendly
+def predict(
+    run: Path = typer.Argument(..., help="Run directory."),
+    inputs: List[Path] = typer.Argument(..., help="Audio files or folders."),
+    top_k: int = typer.Option(3, help="How many labels per file."),
+    fmt: Fmt = typer.Option(Fmt.table, "--format", "-f", help="table, json or csv."),
+    per_window: bool = typer.Option(False, help="Also show each window of long files."),
+    window_hop: Optional[float] = typer.Option(None, help="Seconds between windows for long files (default half a clip)."),
+    aggregate: str = typer.Option("mean", help="How windows combine: mean (of probabilities) or majority."),
+):
+    """Top-k labels with probabilities for audio files (same preprocessing as training)."""
+    from auricle.inference import expand_inputs, load_run, predict_files
+
+    r = load_run(run)
+    preds = predict_files(r, expand_inputs(inputs), top_k=top_k, window_hop=window_hop, per_window=per_window,
+                          aggregate=aggregate)
+    if fmt == Fmt.json:
+        print(json.dumps([p.to_dict() for p in preds], indent=1))
+    elif fmt == Fmt.csv:
+        print("path,rank,label,probability,error")
+        for p in preds:
+            if p.error:
+                print(f"{p.path},,,,{json.dumps(p.error)}")
+            for i, (lab, pr) in enumerate(p.top):
+                print(f"{p.path},{i + 1},{lab},{pr:.6f},")
+    else:
+        from rich.table import Table
+
+        t = Table()
+        t.add_column("file")
+        for i in range(top_k):
+            t.add_column(f"#{i + 1}")
+        for p in preds:
+            if p.error:
+                t.add_row(p.path, f"[red]{p.error}[/red]")
+                continue
+            t.add_row(p.path, *[f"{lab} {pr:.1%}" for lab, pr in p.top])
+            for w in p.windows or []:
+                t.add_row(f"  {w['start']:.2f}-{w['end']:.2f}s", f"{w['label']} {w['probability']:.1%}")
+        console.print(t)
+    if any(p.error for p in preds):
+        err_console.print(f"[yellow]{sum(1 for p in preds if p.error)} file(s) could not be read[/yellow]")
+
+
+@app.command()
+@friendly
+def audit(
+    dataset: Path = typer.Argument(..., help="Dataset folder or CSV manifest."),
+    layout: str = typer.Option("auto", help="Layout."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
+    val: float = typer.Option(0.15, help="Validation share when the layout defines no split."),
+    test: float = typer.Option(0.15, help="Test share when the layout defines no split."),
+    seed: int = typer.Option(0, help="Split seed."),
+):
+    """Class counts, durations, unreadable/silent/duplicate files and group leaks across splits."""
+    from auricle import datasets
+
+    ds = datasets.index(dataset, layout=layout)
+    ds = datasets.split(ds, val=val, test=test, seed=seed)
+    report = datasets.audit(ds, progress=not as_json)
+    if as_json:
+        print(json.dumps(report.to_dict(), indent=1, default=str))
+    else:
+        report.render(console)
+
+
+@app.command()
+@friendly
+def models(
+    features: str = typer.Option("kws", "--input", "-i", help="Feature preset giving the input shape."),
+    classes: int = typer.Option(10, help="Number of classes."),
+):
+    """List registered models with their parameter counts for an input."""
+    from rich.table import Table
+
+    from auricle.features import preset
+    from auricle.models import list_models
+
+    fc = preset(features)
+    shape = fc.output_shape
+    t = Table(title=f"models for input {features} {shape}, {classes} classes")
+    for c in ("name", "params", "float32 kB", "streaming", "description"):
+        t.add_column(c)
+    for spec in list_models():
+        m = spec.build(shape, classes)
+        n = m.count_params()
+        t.add_row(spec.name, f"{n:,}", f"{n * 4 / 1024:.0f}", spec.streamable, spec.description)
+    console.print(t)
+
+
+@app.command()
+@friendly
+def recipes():
+    """List named recipes (complete configs) and print their settings."""
+    import yaml
+
+    from auricle.config import list_recipes, recipe
+
+    for name in list_recipes():
+        console.rule(name)
+        console.print(yaml.safe_dump(recipe(name).to_dict(), sort_keys=False))
+
+
+@app.command()
+@friendly
+def presets():
+    """List feature presets and their output shapes."""
+    from rich.table import Table
+
+    from auricle.features import PRESETS
+
+    t = Table()
+    for c in ("name", "kind", "sr", "shape (frames, bins)", "settings"):
+        t.add_column(c)
+    for name, fc in PRESETS.items():
+        d = fc.to_dict()
+        t.add_row(name, fc.kind, str(fc.sr), str(fc.output_shape),
+                  ", ".join(f"{k}={v}" for k, v in d.items() if k not in ("kind", "sr")))
+    console.print(t)
+
+
+def main():
+    app(prog_name="auricle")
+
+
+if __name__ == "__main__":
+    main()

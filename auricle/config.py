@@ -1,0 +1,190 @@
+"""Typed run configuration <-> YAML.
+
+A run is fully described by one YAML file with five sections::
+
+    data:      where the audio is and how to split it
+    features:  a preset name plus overrides (see :mod:`auricle.features`)
+    augment:   on-the-fly training augmentation (see :mod:`auricle.augment`)
+    model:     a registered model name plus its options
+    train:     optimizer, schedule, epochs, early stopping, class weights, seed
+
+Named recipes (``auricle/recipes/*.yaml``) are complete configs; a user config or CLI
+flags override them key by key.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from auricle.errors import ConfigError
+
+RECIPES_DIR = Path(__file__).parent / "recipes"
+
+
+@dataclass
+class DataConfig:
+    root: str = "demo"               # a folder/CSV, or "demo" for the built-in keyword set
+    layout: str = "auto"
+    val: float = 0.15
+    test: float = 0.15
+    split_by: str = "group"          # "group" (speaker/source disjoint) or "item" (leaky, warned)
+    split_seed: int = 0
+    test_groups: list | None = None  # explicit held-out groups, e.g. [jackson]
+    val_groups: list | None = None
+    crop: str = "center"             # fix-length policy for clips (center/start/random)
+    window_hop: float | None = None  # seconds; cut long files into windows (after splitting)
+    strict: bool = False             # fail on the first unreadable file instead of skipping it
+    options: dict = field(default_factory=dict)  # layout-specific options
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 30
+    batch_size: int = 32
+    optimizer: str = "adam"          # adam, adamw, sgd, rmsprop
+    learning_rate: float = 1e-3
+    momentum: float = 0.9            # sgd / rmsprop
+    weight_decay: float = 0.0        # adamw
+    lr_schedule: str = "none"        # none, cosine, step, plateau
+    warmup_epochs: int = 0
+    loss: str = "categorical_crossentropy"  # or focal
+    label_smoothing: float = 0.0
+    early_stopping: int = 0          # patience in epochs; 0 disables
+    monitor: str = "val_accuracy"
+    class_weight: Any = None         # None, "balanced", or {label: weight}
+    seed: int = 0
+    cache_dir: str | None = None     # feature cache; default $AURICLE_CACHE or ~/.cache/auricle
+    workers: int = 2                 # processes for reading audio / computing features
+
+
+@dataclass
+class RunConfig:
+    name: str = "run"
+    data: DataConfig = field(default_factory=DataConfig)
+    features: dict = field(default_factory=lambda: {"preset": "kws"})
+    augment: dict = field(default_factory=dict)
+    model: dict = field(default_factory=lambda: {"name": "cnn", "options": {}})
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    # -- conversions ---------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RunConfig":
+        d = copy.deepcopy(d or {})
+        _check_keys(d, {f.name for f in fields(cls)}, "config")
+        data = d.pop("data", {}) or {}
+        train = d.pop("train", {}) or {}
+        _check_keys(data, {f.name for f in fields(DataConfig)}, "data")
+        _check_keys(train, {f.name for f in fields(TrainConfig)}, "train")
+        cfg = cls(data=DataConfig(**data), train=TrainConfig(**train), **d)
+        cfg.validate()
+        return cfg
+
+    def feature_config(self):
+        from auricle.features import FeatureConfig, preset
+
+        f = dict(self.features or {})
+        name = f.pop("preset", None)
+        if name:
+            return preset(name, **f)
+        return FeatureConfig.from_dict(f)
+
+    def validate(self) -> None:
+        t, d = self.train, self.data
+        if t.epochs < 1:
+            raise ConfigError(f"train.epochs must be >= 1, got {t.epochs}")
+        if t.batch_size < 1:
+            raise ConfigError(f"train.batch_size must be >= 1, got {t.batch_size}")
+        if not t.learning_rate > 0:
+            raise ConfigError(f"train.learning_rate must be > 0, got {t.learning_rate}")
+        if t.optimizer not in OPTIMIZERS:
+            raise ConfigError(f"unknown optimizer '{t.optimizer}'", fix=f"use one of {', '.join(OPTIMIZERS)}")
+        if t.lr_schedule not in SCHEDULES:
+            raise ConfigError(f"unknown lr_schedule '{t.lr_schedule}'", fix=f"use one of {', '.join(SCHEDULES)}")
+        if t.loss not in LOSSES:
+            raise ConfigError(f"unknown loss '{t.loss}'", fix=f"use one of {', '.join(LOSSES)}")
+        if not (0 <= d.val < 1 and 0 <= d.test < 1 and d.val + d.test < 1):
+            raise ConfigError(f"data.val ({d.val}) and data.test ({d.test}) must be fractions summing below 1")
+        if d.split_by not in ("group", "item"):
+            raise ConfigError(f"data.split_by must be 'group' or 'item', got '{d.split_by}'")
+        if not isinstance(self.model, dict) or "name" not in self.model:
+            raise ConfigError("model must be a mapping with a 'name'", fix="e.g. model: {name: cnn, options: {}}")
+        cw = t.class_weight
+        if cw is not None and cw != "balanced" and not isinstance(cw, dict):
+            raise ConfigError(f"train.class_weight must be null, 'balanced' or a mapping label->weight, got {cw!r}")
+
+    # -- YAML ------------------------------------------------------------------------
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+
+    @classmethod
+    def load(cls, path: str | Path) -> "RunConfig":
+        path = Path(path)
+        if not path.exists():
+            raise ConfigError("config file not found", path=path)
+        try:
+            d = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"invalid YAML ({exc})", path=path) from None
+        if "recipe" in (d or {}):
+            base = recipe(d.pop("recipe")).to_dict()
+            d = deep_merge(base, d)
+        return cls.from_dict(d)
+
+
+OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
+SCHEDULES = ("none", "cosine", "step", "plateau")
+LOSSES = ("categorical_crossentropy", "focal")
+
+
+def _check_keys(d: dict, valid: set, where: str) -> None:
+    unknown = set(d) - valid
+    if unknown:
+        raise ConfigError(f"unknown key(s) {sorted(unknown)} in {where}", fix=f"valid keys: {', '.join(sorted(valid))}")
+
+
+def deep_merge(base: dict, over: dict) -> dict:
+    """Recursively merge ``over`` into a copy of ``base`` (mappings merge, others replace)."""
+    out = copy.deepcopy(base)
+    for k, v in (over or {}).items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict) and k != "class_weight":
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def list_recipes() -> list[str]:
+    return sorted(p.stem for p in RECIPES_DIR.glob("*.yaml"))
+
+
+def recipe(name: str, **overrides) -> RunConfig:
+    """A named, complete configuration (``default``, ``classic``, ...).
+
+    Examples
+    --------
+    >>> recipe("classic").model["name"]
+    'cnn'
+    """
+    path = RECIPES_DIR / f"{name}.yaml"
+    if not path.exists():
+        raise ConfigError(f"unknown recipe '{name}'", fix=f"choose one of: {', '.join(list_recipes())}")
+    d = yaml.safe_load(path.read_text())
+    return RunConfig.from_dict(deep_merge(d, overrides))
+
+
+def set_dotted(d: dict, dotted: str, value) -> None:
+    """``set_dotted(cfg, "train.epochs", 5)`` — used by ``--set key=value`` flags."""
+    keys = dotted.split(".")
+    cur = d
+    for k in keys[:-1]:
+        cur = cur.setdefault(k, {})
+        if not isinstance(cur, dict):
+            raise ConfigError(f"cannot set '{dotted}': '{k}' is not a section")
+    cur[keys[-1]] = value

@@ -1,0 +1,109 @@
+"""From a :class:`~auricle.config.DataConfig` to arrays: index, split, read, featurize.
+
+This is the glue between :mod:`auricle.datasets` (which rows exist and where they go) and
+:mod:`auricle.features` (what the model sees).  Training, evaluation and the benches use it,
+so a dataset is always prepared the same way.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from auricle.errors import DatasetError
+
+#: The shipped, generated keyword set (see data/demo/README.md).
+DEMO_DIR = Path(__file__).resolve().parent.parent / "data" / "demo"
+
+
+def resolve_root(root: str | os.PathLike) -> Path:
+    if str(root) == "demo":
+        if not (DEMO_DIR / "manifest.csv").exists():
+            raise DatasetError("the built-in demo data is missing", path=DEMO_DIR,
+                               fix="install auricle from a clone of its repository (pip install -e .)")
+        return DEMO_DIR
+    return Path(root).expanduser()
+
+
+def default_cache_dir(cfg_dir: str | None = None) -> Path:
+    if cfg_dir:
+        return Path(cfg_dir).expanduser()
+    env = os.environ.get("AURICLE_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "auricle"
+
+
+def load_dataset(data_cfg, *, progress: bool = True):
+    """Index and split the dataset a :class:`DataConfig` names; returns a split Dataset."""
+    from auricle import datasets
+
+    root = resolve_root(data_cfg.root)
+    ds = datasets.index(root, layout=data_cfg.layout, strict=data_cfg.strict, **(data_cfg.options or {}))
+    ds = datasets.split(ds, val=data_cfg.val, test=data_cfg.test, seed=data_cfg.split_seed,
+                        by=data_cfg.split_by, test_groups=data_cfg.test_groups, val_groups=data_cfg.val_groups)
+    return ds
+
+
+@dataclass
+class SplitArrays:
+    """Features (or waveforms) and integer labels of one split."""
+
+    x: np.ndarray
+    y: np.ndarray
+    paths: list[str]
+    file_index: np.ndarray  # row -> index into ``paths`` (windows of long files share a file)
+    waves: np.ndarray | None = None
+
+
+@dataclass
+class Prepared:
+    labels: list[str]
+    splits: dict[str, SplitArrays]
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    background: list[str] = field(default_factory=list)
+
+
+def featurize(items, labels, feature_cfg, *, crop="center", window_hop=None, strict=False,
+              cache_dir=None, workers=2, progress=True, with_waves=False) -> tuple[SplitArrays, list]:
+    """Features for a list of dataset items (cached on disk) and their label indices."""
+    from auricle.datasets.cache import cached_features, load_clips
+
+    lab_index = {lab: i for i, lab in enumerate(labels)}
+    paths = [it.path for it in items]
+    fs = cached_features(paths, feature_cfg, cache_dir=default_cache_dir(cache_dir), crop=crop,
+                         window_hop=window_hop, strict=strict, workers=workers, progress=progress)
+    y_file = np.array([lab_index[it.label] for it in items], dtype=np.int64)
+    fi = np.asarray(fs.file_index, dtype=np.int64)
+    waves = None
+    if with_waves:
+        waves, _ = load_clips(paths, sr=feature_cfg.sr, n_samples=feature_cfg.n_samples, crop=crop,
+                              strict=strict, workers=workers, progress=progress)
+        waves = waves[fi]
+    return SplitArrays(np.asarray(fs.features), y_file[fi], paths, fi, waves), list(fs.failures)
+
+
+def prepare(cfg, *, progress: bool = True, with_train_waves: bool = False, dataset=None) -> tuple[Prepared, object]:
+    """Index, split and featurize everything a run needs.  Returns ``(Prepared, dataset)``."""
+    ds = dataset if dataset is not None else load_dataset(cfg.data, progress=progress)
+    fcfg = cfg.feature_config()
+    labels = list(ds.labels)
+    splits, failures = {}, []
+    for name in ("train", "val", "test"):
+        items = [it for it in ds.items if it.split == name]
+        if not items:
+            continue
+        arrays, fails = featurize(items, labels, fcfg, crop=cfg.data.crop, window_hop=cfg.data.window_hop,
+                                  strict=cfg.data.strict, cache_dir=cfg.train.cache_dir,
+                                  workers=cfg.train.workers, progress=progress,
+                                  with_waves=with_train_waves and name == "train")
+        splits[name] = arrays
+        failures += fails
+    if "train" not in splits or len(splits["train"].y) == 0:
+        raise DatasetError("the training split is empty", path=ds.root,
+                           fix="check data.val/data.test fractions or the explicit test/val groups")
+    present = np.unique(splits["train"].y)
+    if len(present) < 2:
+        raise DatasetError(f"the training split holds only one class ({labels[present[0]]})", path=ds.root,
+                           fix="a classifier needs at least two classes in training")
+    return Prepared(labels, splits, failures, list(getattr(ds, "background", []) or [])), ds

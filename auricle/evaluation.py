@@ -1,0 +1,231 @@
+"""Metrics, pictures and the report of a run.
+
+Everything here works from ``(y_true, probabilities, labels)``; the plots are PNGs people
+look at (confusion matrix, learning curves) and ``report.md`` ties them together.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from auricle.errors import DatasetError, RunError
+
+
+def compute_metrics(y_true: np.ndarray, probs: np.ndarray, labels: list[str]) -> dict:
+    """Accuracy, macro-F1, top-k accuracy, per-class precision/recall/F1/support and the confusion matrix."""
+    from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
+
+    y_pred = probs.argmax(axis=1)
+    k = len(labels)
+    p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=range(k), zero_division=0)
+    top = np.argsort(-probs, axis=1)
+    out = {
+        "n": int(len(y_true)),
+        "accuracy": float((y_pred == y_true).mean()) if len(y_true) else float("nan"),
+        "macro_f1": float(f1_score(y_true, y_pred, labels=range(k), average="macro", zero_division=0)),
+        "top3_accuracy": float((top[:, :3] == y_true[:, None]).any(axis=1).mean()) if k > 3 else None,
+        "per_class": {labels[i]: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]),
+                                  "support": int(s[i])} for i in range(k)},
+        "confusion": confusion_matrix(y_true, y_pred, labels=range(k)).tolist(),
+        "labels": list(labels),
+    }
+    return out
+
+
+def plot_confusion(cm, labels, path, *, title="Confusion matrix") -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    cm = np.asarray(cm, dtype=float)
+    norm = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    size = max(5.0, 0.55 * len(labels) + 2)
+    fig, ax = plt.subplots(figsize=(size + 1, size))
+    annot = np.array([[f"{int(c)}" if c else "" for c in row] for row in cm])
+    sns.heatmap(norm, annot=annot if len(labels) <= 30 else False, fmt="", cmap="Blues", vmin=0, vmax=1,
+                xticklabels=labels, yticklabels=labels, square=True, cbar_kws={"label": "fraction of true class"}, ax=ax)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    acc = np.trace(cm) / max(cm.sum(), 1)
+    ax.set_title(f"{title} (accuracy {acc:.1%}, n={int(cm.sum())})")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_curves(history: list[dict], path, *, best_epoch: int | None = None) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not history:
+        return
+    ep = [h["epoch"] for h in history]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, key, name in ((axes[0], "accuracy", "accuracy"), (axes[1], "loss", "loss")):
+        ax.plot(ep, [h.get(key) for h in history], label="train", marker=".")
+        if any(f"val_{key}" in h for h in history):
+            ax.plot(ep, [h.get(f"val_{key}") for h in history], label="validation", marker=".")
+        if best_epoch:
+            ax.axvline(best_epoch, color="grey", ls="--", lw=1, label=f"best epoch {best_epoch}")
+        ax.set_xlabel("epoch")
+        ax.set_title(name)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def predict_probs(model, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """Batched ``predict_on_batch`` (much cheaper than per-example calls)."""
+    if len(x) == 0:
+        return np.zeros((0, model.output_shape[-1]), dtype="float32")
+    return np.concatenate([np.asarray(model.predict_on_batch(x[i:i + batch_size]))
+                           for i in range(0, len(x), batch_size)])
+
+
+def file_level(probs: np.ndarray, y: np.ndarray, file_index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Average window probabilities per file (for long recordings cut into windows)."""
+    files, inv = np.unique(file_index, return_inverse=True)
+    agg = np.zeros((len(files), probs.shape[1]))
+    np.add.at(agg, inv, probs)
+    agg /= np.bincount(inv)[:, None]
+    yf = np.zeros(len(files), dtype=int)
+    yf[inv] = y
+    return agg, yf
+
+
+def per_class_csv(metrics: dict, path) -> None:
+    rows = ["label,precision,recall,f1,support"]
+    for lab, m in metrics["per_class"].items():
+        rows.append(f"{lab},{m['precision']:.4f},{m['recall']:.4f},{m['f1']:.4f},{m['support']}")
+    Path(path).write_text("\n".join(rows) + "\n")
+
+
+def evaluate_prepared(model, prep, run_dir, *, cfg, info: dict, console=None) -> dict:
+    """Evaluate a freshly trained model on every split and write metrics, plots and the report."""
+    run_dir = Path(run_dir)
+    results = {}
+    for name, arr in prep.splits.items():
+        probs = predict_probs(model, arr.x)
+        m = compute_metrics(arr.y, probs, prep.labels)
+        if len(np.unique(arr.file_index)) < len(arr.file_index):
+            pf, yf = file_level(probs, arr.y, arr.file_index)
+            m["file_level"] = {k: v for k, v in compute_metrics(yf, pf, prep.labels).items() if k in ("n", "accuracy", "macro_f1")}
+        results[name] = m
+    main = "test" if "test" in results else ("val" if "val" in results else "train")
+    history = _read_history(run_dir / "history.csv")
+    out = {"evaluated_on": main, **{k: v for k, v in results[main].items()}, "splits": {
+        k: {"n": v["n"], "accuracy": v["accuracy"], "macro_f1": v["macro_f1"]} for k, v in results.items()},
+        "run": info}
+    _write_json(run_dir / "metrics.json", out)
+    per_class_csv(results[main], run_dir / "per_class.csv")
+    plot_confusion(results[main]["confusion"], prep.labels, run_dir / "confusion.png", title=f"{main} split")
+    plot_curves(history, run_dir / "curves.png", best_epoch=info.get("best_epoch"))
+    write_report(run_dir, cfg, out, results, info)
+    if console is not None:
+        _print_summary(console, out, run_dir)
+    return out
+
+
+def evaluate_run(run_dir, dataset=None, *, layout="auto", out_dir=None, console=None, progress=True) -> dict:
+    """Evaluate a trained run on its own test split, or on another dataset with the same labels.
+
+    Writes ``metrics.json``, ``per_class.csv`` and ``confusion.png`` into ``out_dir``
+    (default ``RUN/eval-test`` or ``RUN/eval-<dataset name>``).
+    """
+    from auricle import datasets
+    from auricle.data import featurize, load_dataset
+    from auricle.inference import load_run
+
+    run = load_run(run_dir)
+    cfg = run.config
+    if dataset is None:
+        ds = load_dataset(cfg.data, progress=progress)
+        items = [it for it in ds.items if it.split == "test"] or [it for it in ds.items if it.split == "val"]
+        name = "test"
+    else:
+        ds = datasets.index(dataset, layout=layout)
+        items = list(ds.items)
+        name = Path(dataset).name or "dataset"
+    unknown = sorted({it.label for it in items} - set(run.labels))
+    if unknown:
+        raise DatasetError(f"label(s) {unknown[:5]} are not among the run's labels", path=dataset,
+                           fix=f"the model knows: {', '.join(run.labels)}; rename folders or drop those files")
+    if not items:
+        raise DatasetError("no examples to evaluate", path=dataset or cfg.data.root)
+    arr, fails = featurize(items, run.labels, run.feature_config, crop=run.crop, window_hop=run.window_hop,
+                           cache_dir=cfg.train.cache_dir, workers=cfg.train.workers, progress=progress)
+    probs = predict_probs(run.model, arr.x)
+    m = compute_metrics(arr.y, probs, run.labels)
+    if len(np.unique(arr.file_index)) < len(arr.file_index):
+        pf, yf = file_level(probs, arr.y, arr.file_index)
+        m["file_level"] = {k: v for k, v in compute_metrics(yf, pf, run.labels).items() if k in ("n", "accuracy", "macro_f1")}
+    m["skipped_files"] = [list(f) for f in fails]
+    out = Path(out_dir) if out_dir else Path(run_dir) / f"eval-{name}"
+    out.mkdir(parents=True, exist_ok=True)
+    _write_json(out / "metrics.json", m)
+    per_class_csv(m, out / "per_class.csv")
+    plot_confusion(m["confusion"], run.labels, out / "confusion.png", title=name)
+    if console is not None:
+        _print_summary(console, m, out)
+    return m
+
+
+def write_report(run_dir: Path, cfg, metrics: dict, results: dict, info: dict) -> None:
+    import yaml
+
+    lines = [f"# auricle run: {cfg.name}", ""]
+    main = metrics["evaluated_on"]
+    lines += [f"**{main} accuracy {metrics['accuracy']:.2%}**, macro-F1 {metrics['macro_f1']:.3f} "
+              f"on {metrics['n']} examples; model `{cfg.model['name']}` with {info['params']:,} parameters; "
+              f"best epoch {info['best_epoch']} of {info['epochs_run']} (monitor {info['monitor']}); "
+              f"training {info['train_seconds']:.0f}s, wall {info['wall_seconds']:.0f}s.", ""]
+    lines += ["| split | examples | accuracy | macro-F1 |", "|---|---:|---:|---:|"]
+    for k, v in results.items():
+        lines.append(f"| {k} | {v['n']} | {v['accuracy']:.2%} | {v['macro_f1']:.3f} |")
+    lines += ["", "## Learning curves", "", "![curves](curves.png)", "",
+              f"## Confusion matrix ({main})", "", "![confusion](confusion.png)", "",
+              f"## Per-class metrics ({main})", "", "| label | precision | recall | F1 | support |",
+              "|---|---:|---:|---:|---:|"]
+    for lab, m in results[main]["per_class"].items():
+        lines.append(f"| {lab} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {m['support']} |")
+    if info.get("class_weight"):
+        lines += ["", "## Class weights", "", ", ".join(f"{k}: {v:.3f}" for k, v in info["class_weight"].items())]
+    lines += ["", "## Examples per split", "", ", ".join(f"{k}: {v}" for k, v in info["counts"].items())]
+    if info.get("skipped_files"):
+        lines += ["", f"## Skipped files ({len(info['skipped_files'])})", ""]
+        lines += [f"- `{p}`: {why}" for p, why in info["skipped_files"][:50]]
+    lines += ["", "## Configuration", "", "```yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False).rstrip(), "```", ""]
+    (run_dir / "report.md").write_text("\n".join(lines))
+
+
+def _read_history(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    rows = path.read_text().strip().splitlines()
+    keys = rows[0].split(",")
+    return [{k: (float(v) if v not in ("",) else None) for k, v in zip(keys, r.split(","))} for r in rows[1:]]
+
+
+def _write_json(path: Path, obj) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(obj, indent=1))
+    os.replace(tmp, path)
+
+
+def _print_summary(console, m: dict, where) -> None:
+    from rich.table import Table
+
+    t = Table(title=f"accuracy {m['accuracy']:.2%}  macro-F1 {m['macro_f1']:.3f}  (n={m['n']})")
+    for c in ("label", "precision", "recall", "F1", "support"):
+        t.add_column(c, justify="right" if c != "label" else "left")
+    for lab, v in m["per_class"].items():
+        t.add_row(lab, f"{v['precision']:.3f}", f"{v['recall']:.3f}", f"{v['f1']:.3f}", str(v["support"]))
+    console.print(t)
+    console.print(f"results in {where}")

@@ -1,0 +1,124 @@
+"""Load a run directory and predict on files, with sliding windows for long recordings."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from auricle.errors import AudioError, AuricleError, RunError
+
+
+@dataclass
+class Run:
+    path: Path
+    config: object
+    labels: list[str]
+    feature_config: object
+    crop: str
+    window_hop: float | None
+    model: object
+
+
+def load_run(run_dir) -> Run:
+    """Everything needed to use a trained model, read from its run directory."""
+    from auricle.config import RunConfig
+    from auricle.features import FeatureConfig
+
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise RunError("run directory not found", path=run_dir, fix="pass the --out folder of `auricle train`")
+    missing = [f for f in ("config.yaml", "labels.json", "features.json", "model.keras") if not (run_dir / f).exists()]
+    if missing:
+        hint = ("training did not finish; resume it with `auricle train --resume " + str(run_dir) + "`"
+                if (run_dir / "checkpoint").exists() else "train a model into this folder first")
+        raise RunError(f"incomplete run (missing {', '.join(missing)})", path=run_dir, fix=hint)
+    import keras
+
+    feats = json.loads((run_dir / "features.json").read_text())
+    crop = feats.pop("crop", "center")
+    hop = feats.pop("window_hop", None)
+    return Run(run_dir, RunConfig.load(run_dir / "config.yaml"), json.loads((run_dir / "labels.json").read_text()),
+               FeatureConfig.from_dict(feats), crop, hop, keras.saving.load_model(str(run_dir / "model.keras")))
+
+
+@dataclass
+class Prediction:
+    path: str
+    top: list[tuple[str, float]]          # top-k (label, probability), file level
+    windows: list[dict] | None = None     # per-window results for long files
+    error: str | None = None
+
+    def to_dict(self) -> dict:
+        d = {"path": self.path, "label": self.top[0][0] if self.top else None,
+             "probability": self.top[0][1] if self.top else None,
+             "top": [{"label": lab, "probability": p} for lab, p in self.top]}
+        if self.windows is not None:
+            d["windows"] = self.windows
+        if self.error:
+            d["error"] = self.error
+        return d
+
+
+def predict_files(run: Run, paths, *, top_k: int = 3, window_hop: float | None = None,
+                  per_window: bool = False, aggregate: str = "mean") -> list[Prediction]:
+    """Top-k labels per file with the run's preprocessing.
+
+    A file longer than the training clip is cut into windows of the clip length every
+    ``window_hop`` seconds (default: half a clip); window probabilities are averaged
+    (``aggregate="mean"``) or voted (``"majority"``) into the file's answer.
+    Unreadable files give a :class:`Prediction` with ``error`` set instead of stopping the batch.
+    """
+    from auricle.audio import fix_length, frame_windows, load
+    from auricle.evaluation import predict_probs
+    from auricle.features import extract
+
+    fc = run.feature_config
+    n = fc.n_samples
+    hop_s = window_hop or run.window_hop or fc.duration / 2
+    hop = max(1, int(round(hop_s * fc.sr)))
+    out = []
+    for p in paths:
+        try:
+            y = load(p, sr=fc.sr)
+        except AudioError as exc:
+            out.append(Prediction(str(p), [], error=str(exc)))
+            continue
+        if len(y) > n:
+            wins = frame_windows(y, length=n, hop=hop)
+        else:
+            wins = fix_length(y, length=n, mode=run.crop if run.crop != "random" else "center")[None]
+        probs = predict_probs(run.model, extract(fc, wins))
+        if aggregate == "majority" and len(probs) > 1:
+            votes = np.bincount(probs.argmax(1), minlength=probs.shape[1]).astype(float)
+            agg = votes / votes.sum()
+        else:
+            agg = probs.mean(axis=0)
+        order = np.argsort(-agg)[:top_k]
+        windows = None
+        if per_window and len(wins) > 1:
+            windows = [{"start": round(i * hop / fc.sr, 3), "end": round((i * hop + n) / fc.sr, 3),
+                        "label": run.labels[int(pr.argmax())], "probability": float(pr.max())}
+                       for i, pr in enumerate(probs)]
+        out.append(Prediction(str(p), [(run.labels[i], float(agg[i])) for i in order], windows))
+    return out
+
+
+def expand_inputs(inputs) -> list[Path]:
+    """Files and folders (searched recursively for audio) -> sorted list of audio files."""
+    from auricle.audio import AUDIO_EXTENSIONS
+
+    files = []
+    for inp in inputs:
+        p = Path(inp)
+        if p.is_dir():
+            files += sorted(f for f in p.rglob("*") if f.suffix.lower() in AUDIO_EXTENSIONS)
+        elif p.exists():
+            files.append(p)
+        else:
+            raise AuricleError("no such file or folder", path=p, fix="check the path")
+    if not files:
+        raise AuricleError(f"no audio files found in {', '.join(map(str, inputs))}",
+                           fix="pass wav/flac/ogg/mp3 files or folders containing them")
+    return files

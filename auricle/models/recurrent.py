@@ -1,0 +1,38 @@
+"""Recurrent models (LSTM / GRU) over feature frames."""
+from __future__ import annotations
+
+from auricle.models.common import classifier_head, regularizer, scaled
+from auricle.models.registry import register_model
+
+
+def _rnn(kind, input_shape, n_classes, *, units, dense, dropout, l1, l2, batch_norm, width, bidirectional):
+    import keras
+    from keras import layers
+
+    cell = layers.LSTM if kind == "lstm" else layers.GRU
+    reg = regularizer(l1, l2)
+    inp = keras.Input(shape=input_shape, name="features")
+    x = inp
+    for i, u in enumerate(units):
+        last = i == len(units) - 1
+        rnn = cell(scaled(u, width), return_sequences=not last, kernel_regularizer=reg, name=f"{kind}{i}")
+        x = (layers.Bidirectional(rnn, name=f"bi{kind}{i}") if bidirectional else rnn)(x)
+        if batch_norm and not last:
+            x = layers.LayerNormalization(name=f"ln{i}")(x)
+    out = classifier_head(x, n_classes, dense=scaled(dense, width) if dense else 0,
+                          dropout=dropout, reg=reg, batch_norm=batch_norm)
+    return keras.Model(inp, out, name=kind)
+
+
+@register_model("lstm", description="2 stacked LSTM(64) -> Dense(64) -> Dropout -> softmax", streamable="exact")
+def lstm(input_shape, n_classes, *, units=(64, 64), dense=64, dropout=0.3, l1=0.0, l2=0.0,
+         batch_norm=False, width=1.0, bidirectional=False):
+    return _rnn("lstm", input_shape, n_classes, units=units, dense=dense, dropout=dropout, l1=l1, l2=l2,
+                batch_norm=batch_norm, width=width, bidirectional=bidirectional)
+
+
+@register_model("gru", description="2 stacked GRU(64) -> Dense(64) -> Dropout -> softmax", streamable="exact")
+def gru(input_shape, n_classes, *, units=(64, 64), dense=64, dropout=0.3, l1=0.0, l2=0.0,
+        batch_norm=False, width=1.0, bidirectional=False):
+    return _rnn("gru", input_shape, n_classes, units=units, dense=dense, dropout=dropout, l1=l1, l2=l2,
+                batch_norm=batch_norm, width=width, bidirectional=bidirectional)

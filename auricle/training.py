@@ -1,0 +1,367 @@
+"""Config -> fit -> run directory.
+
+The run directory is the unit of work::
+
+    RUN/config.yaml       resolved configuration (re-runnable: auricle train --config RUN/config.yaml)
+    RUN/labels.json       class names in model-output order
+    RUN/features.json     the feature configuration (+ crop policy) inference must reproduce
+    RUN/model.keras       the trained model (best validation epoch)
+    RUN/history.csv       per-epoch metrics
+    RUN/checkpoint/       last completed epoch (model + optimizer + callback state) for --resume
+    RUN/metrics.json, per_class.csv, confusion.png, curves.png, report.md   (see auricle.evaluation)
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import time
+from pathlib import Path
+
+import numpy as np
+
+from auricle.config import RunConfig
+from auricle.errors import ConfigError, RunError
+
+STATE_FILE = "state.json"
+
+
+class TrainingInterrupted(RunError):
+    """Training stopped by Ctrl-C / SIGTERM; the last completed epoch is checkpointed."""
+
+
+# --------------------------------------------------------------------------------------
+# run directory handling
+
+
+def prepare_run_dir(run_dir: Path, *, overwrite: bool, resume: bool) -> None:
+    if resume:
+        if not (run_dir / "config.yaml").exists():
+            raise RunError("no run to resume here (config.yaml missing)", path=run_dir,
+                           fix="pass the run directory of an earlier `auricle train`")
+        return
+    if run_dir.exists() and any(run_dir.iterdir()):
+        if not overwrite:
+            raise RunError("run directory already exists", path=run_dir,
+                           fix="choose another --out, pass --overwrite to replace it, or --resume to continue it")
+        if not (run_dir / "config.yaml").exists():
+            # never delete a folder we did not create
+            raise RunError("refusing to overwrite a folder that is not an auricle run", path=run_dir,
+                           fix="choose an empty or new output directory")
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+# --------------------------------------------------------------------------------------
+# pieces of the Keras setup
+
+
+def make_optimizer(t, steps_per_epoch: int):
+    import keras
+
+    lr = float(t.learning_rate)
+    total = max(1, t.epochs * steps_per_epoch)
+    warm = t.warmup_epochs * steps_per_epoch
+    if t.lr_schedule == "cosine":
+        sched = keras.optimizers.schedules.CosineDecay(
+            0.0 if warm else lr, decay_steps=max(1, total - warm), alpha=0.01,
+            warmup_target=lr if warm else None, warmup_steps=warm)
+    elif t.lr_schedule == "step":
+        sched = keras.optimizers.schedules.ExponentialDecay(
+            lr, decay_steps=max(1, total // 3), decay_rate=0.3, staircase=True)
+    else:
+        sched = lr
+    if t.optimizer == "adam":
+        return keras.optimizers.Adam(sched)
+    if t.optimizer == "adamw":
+        return keras.optimizers.AdamW(sched, weight_decay=t.weight_decay or 1e-4)
+    if t.optimizer == "sgd":
+        return keras.optimizers.SGD(sched, momentum=t.momentum, nesterov=True)
+    if t.optimizer == "rmsprop":
+        return keras.optimizers.RMSprop(sched, momentum=t.momentum if t.momentum < 1 else 0.0)
+    raise ConfigError(f"unknown optimizer '{t.optimizer}'")
+
+
+def make_loss(t):
+    import keras
+
+    if t.loss == "focal":
+        return keras.losses.CategoricalFocalCrossentropy(label_smoothing=t.label_smoothing)
+    return keras.losses.CategoricalCrossentropy(label_smoothing=t.label_smoothing)
+
+
+def class_weights(spec, y: np.ndarray, labels: list[str]) -> dict[int, float] | None:
+    """``None``, ``"balanced"`` (n / (k * count)) or an explicit ``{label: weight}`` mapping."""
+    if spec is None:
+        return None
+    if spec == "balanced":
+        counts = np.bincount(y, minlength=len(labels)).astype(float)
+        present = counts > 0
+        w = np.zeros_like(counts)
+        w[present] = counts.sum() / (present.sum() * counts[present])
+        return {i: float(w[i]) for i in range(len(labels))}
+    unknown = set(spec) - set(labels)
+    if unknown:
+        raise ConfigError(f"class_weight names unknown label(s) {sorted(unknown)}",
+                          fix=f"labels are: {', '.join(labels)}")
+    return {i: float(spec.get(lab, 1.0)) for i, lab in enumerate(labels)}
+
+
+def _batches_class():
+    import keras
+
+    class AugmentedBatches(keras.utils.PyDataset):
+        """Waveforms -> augment -> features -> SpecAugment, one batch at a time, seeded per (epoch, batch)."""
+
+        def __init__(self, waves, y_onehot, fcfg, chain, batch_size, seed, weights=None):
+            super().__init__()
+            self.waves, self.y, self.fcfg, self.chain = waves, y_onehot, fcfg, chain
+            self.bs, self.seed, self.weights = batch_size, seed, weights
+            self.epoch = 0
+            self._order = self._perm()
+
+        def _perm(self):
+            return np.random.default_rng([self.seed, self.epoch, 7]).permutation(len(self.y))
+
+        def __len__(self):
+            return int(np.ceil(len(self.y) / self.bs))
+
+        def __getitem__(self, i):
+            from auricle.features import extract
+
+            idx = np.sort(self._order[i * self.bs:(i + 1) * self.bs])
+            rng = np.random.default_rng([self.seed, self.epoch, i])
+            w = self.chain.apply_waveform(self.waves[idx], rng, sr=self.fcfg.sr)
+            x = extract(self.fcfg, w)
+            x = self.chain.apply_features(x, rng)
+            if self.weights is not None:
+                return x, self.y[idx], self.weights[idx]
+            return x, self.y[idx]
+
+        def on_epoch_end(self):
+            self.epoch += 1
+            self._order = self._perm()
+
+    return AugmentedBatches
+
+
+def _run_callback_class():
+    import keras
+
+    class RunCallback(keras.callbacks.Callback):
+        """Checkpoint every epoch, track the best epoch, early-stop, print progress with ETA.
+
+        One callback instead of ModelCheckpoint + EarlyStopping + CSVLogger so their state is
+        saved together and restored exactly on --resume.
+        """
+
+        def __init__(self, run_dir: Path, cfg: RunConfig, state: dict, console, has_val: bool):
+            super().__init__()
+            self.run_dir, self.cfg, self.state, self.console = run_dir, cfg, state, console
+            self.has_val = has_val
+            self.ckpt = run_dir / "checkpoint"
+            self.ckpt.mkdir(exist_ok=True)
+            self.t0 = None
+
+        def on_train_begin(self, logs=None):
+            self.t0 = time.time()
+            self.start_epoch = self.state["epoch"]
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.t_epoch = time.time()
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = {k: float(v) for k, v in (logs or {}).items()}
+            lr = self.model.optimizer.learning_rate
+            logs["lr"] = float(np.asarray(lr.numpy() if hasattr(lr, "numpy") else lr))
+            logs["epoch"] = epoch + 1
+            logs["seconds"] = round(time.time() - self.t_epoch, 3)
+            st = self.state
+            st["history"].append(logs)
+            monitor = self.cfg.train.monitor if self.has_val else "accuracy"
+            if monitor not in logs:
+                monitor = "val_loss" if "val_loss" in logs else "loss"
+            value = logs[monitor]
+            better = (value < st["best"]) if "loss" in monitor else (value > st["best"])
+            if st["best"] is None or better or st["best_epoch"] == 0:
+                st["best"], st["best_epoch"], st["wait"] = value, epoch + 1, 0
+                self.model.save_weights(str(self.ckpt / "best.weights.h5"))
+            else:
+                st["wait"] += 1
+            st["monitor"] = monitor
+            st["epoch"] = epoch + 1
+            # model + optimizer first, then the state that points at it (atomic renames)
+            tmp = self.ckpt / "model.tmp.keras"
+            self.model.save(str(tmp))
+            os.replace(tmp, self.ckpt / "model.keras")
+            _atomic_write(self.ckpt / STATE_FILE, json.dumps(st, indent=1))
+            write_history(self.run_dir / "history.csv", st["history"])
+            done = epoch + 1 - self.start_epoch
+            per = (time.time() - self.t0) / max(done, 1)
+            eta = per * (self.cfg.train.epochs - epoch - 1)
+            parts = [f"epoch {epoch + 1:>3}/{self.cfg.train.epochs}"]
+            for k in ("loss", "accuracy", "val_loss", "val_accuracy"):
+                if k in logs:
+                    parts.append(f"{k} {logs[k]:.4f}")
+            parts.append(f"{per:.1f}s/epoch  ETA {_fmt_s(eta)}")
+            if st["best_epoch"] == epoch + 1:
+                parts.append("*best*")
+            self.console.print("  ".join(parts))
+            patience = self.cfg.train.early_stopping
+            if patience and st["wait"] >= patience:
+                self.console.print(f"early stopping: no {monitor} improvement for {patience} epochs")
+                self.model.stop_training = True
+
+    return RunCallback
+
+
+def write_history(path: Path, rows: list[dict]) -> None:
+    if not rows:
+        return
+    keys = ["epoch"] + sorted({k for r in rows for k in r} - {"epoch"})
+    lines = [",".join(keys)] + [",".join(str(r.get(k, "")) for k in keys) for r in rows]
+    _atomic_write(path, "\n".join(lines) + "\n")
+
+
+def _fmt_s(s: float) -> str:
+    s = int(round(s))
+    return f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
+
+
+# --------------------------------------------------------------------------------------
+# the entry point
+
+
+def train(cfg: RunConfig, run_dir: str | Path, *, overwrite: bool = False, resume: bool = False,
+          console=None, progress: bool = True) -> dict:
+    """Train a model as ``cfg`` describes and write a complete run directory.
+
+    Parameters
+    ----------
+    cfg : RunConfig
+        Full configuration (see :func:`auricle.config.recipe`).  Ignored with ``resume=True``,
+        where the run's own ``config.yaml`` is used.
+    run_dir : path
+        Output folder.  An existing run is never replaced unless ``overwrite=True``.
+    resume : bool
+        Continue an interrupted run from its last completed epoch.
+
+    Returns
+    -------
+    dict
+        The test (or validation) metrics, as written to ``metrics.json``.
+
+    Examples
+    --------
+    >>> from auricle.config import recipe
+    >>> train(recipe("default"), "runs/demo")  # doctest: +SKIP
+    """
+    from rich.console import Console
+
+    console = console or Console()
+    run_dir = Path(run_dir)
+    prepare_run_dir(run_dir, overwrite=overwrite, resume=resume)
+    if resume:
+        cfg = RunConfig.load(run_dir / "config.yaml")
+        if (run_dir / "model.keras").exists() and not (run_dir / "checkpoint" / STATE_FILE).exists():
+            raise RunError("this run already finished", path=run_dir, fix="nothing to resume; use `auricle evaluate`")
+    else:
+        cfg.validate()
+        cfg.save(run_dir / "config.yaml")
+
+    import keras
+
+    from auricle import data as data_mod
+    from auricle.augment import build_chain
+    from auricle.evaluation import evaluate_prepared
+    from auricle.models import get_model
+
+    keras.utils.set_random_seed(cfg.train.seed)
+    chain = build_chain(cfg.augment)
+    fcfg = cfg.feature_config()
+    use_waves = bool(chain.waveform) and not cfg.data.window_hop
+
+    t_start = time.time()
+    console.print(f"[bold]auricle train[/bold] -> {run_dir}")
+    prep, ds = data_mod.prepare(cfg, progress=progress, with_train_waves=use_waves)
+    if prep.failures:
+        console.print(f"[yellow]skipped {len(prep.failures)} unreadable file(s)[/yellow] (first: {prep.failures[0][0]}: "
+                      f"{prep.failures[0][1]}); use data.strict: true to fail instead")
+    labels = prep.labels
+    tr, va = prep.splits["train"], prep.splits.get("val")
+    counts = {s: len(a.y) for s, a in prep.splits.items()}
+    console.print(f"data: {ds.layout} layout, {len(labels)} classes, examples per split {counts}, "
+                  f"features {fcfg.kind} {tuple(tr.x.shape[1:])} ({time.time() - t_start:.1f}s)")
+    _atomic_write(run_dir / "labels.json", json.dumps(labels, indent=1))
+    _atomic_write(run_dir / "features.json", json.dumps({**fcfg.to_dict(), "crop": cfg.data.crop,
+                                                          "window_hop": cfg.data.window_hop}, indent=1))
+
+    n_cls = len(labels)
+    y_tr = keras.utils.to_categorical(tr.y, n_cls).astype("float32")
+    cw = class_weights(cfg.train.class_weight, tr.y, labels)
+    steps = int(np.ceil(len(tr.y) / cfg.train.batch_size))
+
+    state_path = run_dir / "checkpoint" / STATE_FILE
+    if resume and state_path.exists():
+        state = json.loads(state_path.read_text())
+        model = keras.saving.load_model(str(run_dir / "checkpoint" / "model.keras"))
+        console.print(f"resuming after epoch {state['epoch']} of {cfg.train.epochs}")
+    else:
+        state = {"epoch": 0, "best": None, "best_epoch": 0, "wait": 0, "history": [], "monitor": None}
+        spec = get_model(cfg.model["name"])
+        model = spec.build(tr.x.shape[1:], n_cls, **(cfg.model.get("options") or {}))
+        model.compile(optimizer=make_optimizer(cfg.train, steps), loss=make_loss(cfg.train), metrics=["accuracy"])
+    console.print(f"model: {cfg.model['name']} ({model.count_params():,} parameters)")
+
+    cb = [_run_callback_class()(run_dir, cfg, state, console, has_val=va is not None and len(va.y) > 0)]
+    if cfg.train.lr_schedule == "plateau":
+        cb.append(keras.callbacks.ReduceLROnPlateau(monitor="val_loss" if va is not None else "loss",
+                                                    factor=0.5, patience=3, min_lr=1e-5, verbose=0))
+    val_data = (va.x, keras.utils.to_categorical(va.y, n_cls)) if va is not None and len(va.y) else None
+
+    if use_waves:
+        weights = None if cw is None else np.array([cw[int(c)] for c in tr.y], dtype="float32")
+        train_data = _batches_class()(tr.waves, y_tr, fcfg, chain, cfg.train.batch_size, cfg.train.seed, weights)
+        fit_kw = dict(x=train_data)
+    else:
+        fit_kw = dict(x=tr.x, y=y_tr, batch_size=cfg.train.batch_size, shuffle=True, class_weight=cw)
+
+    remaining = cfg.train.epochs - state["epoch"]
+    if remaining > 0 and not (cfg.train.early_stopping and state["wait"] >= cfg.train.early_stopping):
+        old = signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
+        try:
+            model.fit(**fit_kw, validation_data=val_data, epochs=cfg.train.epochs, initial_epoch=state["epoch"],
+                      callbacks=cb, verbose=0)
+        except KeyboardInterrupt:
+            raise TrainingInterrupted(
+                f"training interrupted after epoch {state['epoch']}; the checkpoint is kept", path=run_dir,
+                fix=f"resume with: auricle train --resume {run_dir}") from None
+        finally:
+            signal.signal(signal.SIGTERM, old)
+
+    best = run_dir / "checkpoint" / "best.weights.h5"
+    if best.exists():
+        model.load_weights(str(best))
+    tmp = run_dir / "model.tmp.keras"
+    model.save(str(tmp))
+    os.replace(tmp, run_dir / "model.keras")
+    train_seconds = round(sum(h["seconds"] for h in state["history"]), 1)
+    info = {"best_epoch": state["best_epoch"], "monitor": state["monitor"], "epochs_run": state["epoch"],
+            "params": int(model.count_params()), "train_seconds": train_seconds,
+            "wall_seconds": round(time.time() - t_start, 1), "counts": counts,
+            "class_weight": None if cw is None else {labels[i]: w for i, w in cw.items()},
+            "skipped_files": [list(f) for f in prep.failures]}
+    metrics = evaluate_prepared(model, prep, run_dir, cfg=cfg, info=info, console=console)
+    shutil.rmtree(run_dir / "checkpoint", ignore_errors=True)
+    return metrics
+
+
+def _sigterm_to_interrupt(signum, frame):
+    raise KeyboardInterrupt
