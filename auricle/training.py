@@ -267,6 +267,9 @@ def train(cfg: RunConfig, run_dir: str | Path, *, overwrite: bool = False, resum
 
     console = console or Console()
     run_dir = Path(run_dir)
+    if not resume:
+        cfg.validate()
+        _check_model_options(cfg)
     prepare_run_dir(run_dir, overwrite=overwrite, resume=resume)
     if resume:
         cfg = RunConfig.load(run_dir / "config.yaml")
@@ -274,6 +277,7 @@ def train(cfg: RunConfig, run_dir: str | Path, *, overwrite: bool = False, resum
             raise RunError("this run already finished", path=run_dir, fix="nothing to resume; use `auricle evaluate`")
     else:
         cfg.validate()
+        _check_model_options(cfg)
         cfg.save(run_dir / "config.yaml")
 
     import keras
@@ -361,6 +365,17 @@ def train(cfg: RunConfig, run_dir: str | Path, *, overwrite: bool = False, resum
     metrics = evaluate_prepared(model, prep, run_dir, cfg=cfg, info=info, console=console)
     shutil.rmtree(run_dir / "checkpoint", ignore_errors=True)
     return metrics
+
+
+def _check_model_options(cfg) -> None:
+    from auricle.errors import ModelError
+    from auricle.models import get_model
+
+    spec = get_model(cfg.model["name"])
+    unknown = set(cfg.model.get("options") or {}) - set(spec.defaults)
+    if unknown:
+        raise ModelError(f"unknown option(s) {sorted(unknown)} for model '{spec.name}'",
+                         fix=f"valid options: {', '.join(sorted(spec.defaults))}")
 
 
 def _sigterm_to_interrupt(signum, frame):

@@ -42,7 +42,7 @@ class Transform:
         mask = rng.random(n) < self.p
         if not mask.any():
             return x
-        params = {k: v[mask] for k, v in self.randomize(int(mask.sum()), rng).items()}
+        params = self.randomize(int(mask.sum()), rng)
         out = x.copy()
         out[mask] = self.apply(x[mask], rng=rng, **params, **ctx)
         return out

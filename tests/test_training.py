@@ -1,0 +1,173 @@
+"""End-to-end: generated audio -> train -> run directory -> evaluate -> predict; resume; bad inputs."""
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from auricle.config import RunConfig
+from auricle.errors import DatasetError, RunError
+
+SR = 16000
+
+
+def _clip(kind, rng, seconds=0.5):
+    t = np.arange(int(SR * seconds)) / SR
+    if kind == "low":
+        f = rng.uniform(250, 450)
+        y = np.sin(2 * np.pi * f * t)
+    elif kind == "high":
+        f = rng.uniform(2500, 3500)
+        y = np.sin(2 * np.pi * f * t)
+    else:
+        y = rng.standard_normal(len(t))
+    env = np.clip(np.minimum(t, t[-1] - t) * 20, 0, 1)
+    return (rng.uniform(0.05, 0.5) * y * env).astype("float32")
+
+
+def make_dataset(root, *, groups=8, per=3, classes=("low", "high", "noise"), seed=0):
+    rng = np.random.default_rng(seed)
+    root.mkdir(parents=True, exist_ok=True)
+    rows = ["path,label,group"]
+    for g in range(groups):
+        for c in classes:
+            for i in range(per):
+                rel = f"{c}/spk{g}_{i}.wav"
+                (root / c).mkdir(exist_ok=True)
+                sf.write(root / rel, _clip(c, rng), SR)
+                rows.append(f"{rel},{c},spk{g}")
+    (root / "manifest.csv").write_text("\n".join(rows) + "\n")
+    return root
+
+
+def small_config(root, tmp_path, **train):
+    return RunConfig.from_dict({
+        "name": "t", "data": {"root": str(root), "layout": "manifest", "val": 0.25, "test": 0.25},
+        "features": {"preset": "kws", "duration": 0.5, "normalize": "none"},
+        "augment": {"gain": {"p": 0.5}},
+        "model": {"name": "cnn", "options": {"dense": 16}},
+        "train": {"epochs": 6, "batch_size": 16, "learning_rate": 0.003, "workers": 1,
+                  "cache_dir": str(tmp_path / "cache"), **train},
+    })
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    from auricle.training import train
+
+    tmp = tmp_path_factory.mktemp("e2e")
+    root = make_dataset(tmp / "data")
+    run = tmp / "run"
+    metrics = train(small_config(root, tmp), run)
+    return root, run, metrics
+
+
+def test_run_directory_is_complete(trained):
+    _, run, metrics = trained
+    for f in ("config.yaml", "labels.json", "features.json", "model.keras", "history.csv", "metrics.json",
+              "per_class.csv", "confusion.png", "curves.png", "report.md"):
+        assert (run / f).exists(), f
+    assert not (run / "checkpoint").exists()
+    assert metrics["evaluated_on"] == "test"
+    assert metrics["accuracy"] >= 0.9, metrics["accuracy"]  # clearly different synthetic classes
+    hist = (run / "history.csv").read_text().splitlines()
+    assert len(hist) == 1 + 6
+    assert json.loads((run / "labels.json").read_text()) == ["high", "low", "noise"]
+
+
+def test_evaluate_and_predict(trained):
+    from auricle.evaluation import evaluate_run
+    from auricle.inference import load_run, predict_files
+
+    root, run, metrics = trained
+    m = evaluate_run(run, progress=False)
+    assert m["accuracy"] == pytest.approx(metrics["accuracy"])
+    r = load_run(run)
+    preds = predict_files(r, [root / "high/spk0_0.wav", root / "low/spk1_1.wav"], top_k=2)
+    assert [p.top[0][0] for p in preds] == ["high", "low"]
+    assert len(preds[0].top) == 2 and preds[0].top[0][1] >= preds[0].top[1][1]
+
+
+def test_long_file_sliding_windows(trained, tmp_path):
+    from auricle.inference import load_run, predict_files
+
+    _, run, _ = trained
+    rng = np.random.default_rng(5)
+    long = np.concatenate([_clip("high", rng) for _ in range(4)])
+    p = tmp_path / "long.wav"
+    sf.write(p, long, SR)
+    pred = predict_files(load_run(run), [p], per_window=True)[0]
+    assert pred.top[0][0] == "high" and len(pred.windows) >= 4
+
+
+def test_existing_run_not_overwritten(trained):
+    from auricle.training import train
+
+    root, run, _ = trained
+    with pytest.raises(RunError, match="already exists"):
+        train(small_config(root, run.parent), run)
+
+
+def test_overwrite_refuses_foreign_folder(tmp_path):
+    from auricle.training import train
+
+    root = make_dataset(tmp_path / "d", groups=4, per=1)
+    precious = tmp_path / "mydocs"
+    precious.mkdir()
+    (precious / "thesis.txt").write_text("do not delete")
+    with pytest.raises(RunError, match="not an auricle run"):
+        train(small_config(root, tmp_path), precious, overwrite=True)
+    assert (precious / "thesis.txt").exists()
+
+
+def test_resume_after_interruption(tmp_path, monkeypatch):
+    import auricle.training as tr
+
+    root = make_dataset(tmp_path / "data", groups=6, per=2)
+    run = tmp_path / "run"
+    original = tr._run_callback_class
+
+    def interrupting():
+        base = original()
+
+        class Boom(base):
+            def on_epoch_end(self, epoch, logs=None):
+                super().on_epoch_end(epoch, logs)
+                if epoch == 1:
+                    raise KeyboardInterrupt
+
+        return Boom
+
+    monkeypatch.setattr(tr, "_run_callback_class", interrupting)
+    with pytest.raises(tr.TrainingInterrupted, match="--resume"):
+        tr.train(small_config(root, tmp_path, epochs=4), run)
+    state = json.loads((run / "checkpoint" / "state.json").read_text())
+    assert state["epoch"] == 2 and not (run / "model.keras").exists()
+    monkeypatch.setattr(tr, "_run_callback_class", original)
+    tr.train(None, run, resume=True)
+    hist = (run / "history.csv").read_text().splitlines()[1:]
+    assert [int(float(h.split(",")[0])) for h in hist] == [1, 2, 3, 4]
+    assert (run / "model.keras").exists() and not (run / "checkpoint").exists()
+    with pytest.raises(RunError, match="already finished"):
+        tr.train(None, run, resume=True)
+
+
+def test_one_class_dataset_is_rejected(tmp_path):
+    from auricle.training import train
+
+    root = make_dataset(tmp_path / "d", groups=4, per=1, classes=("low",))
+    with pytest.raises(DatasetError, match="class"):
+        train(small_config(root, tmp_path), tmp_path / "run")
+
+
+def test_unreadable_file_skipped_with_count(tmp_path):
+    from auricle.training import train
+
+    root = make_dataset(tmp_path / "d", groups=6, per=2)
+    (root / "low" / "spk0_0.wav").write_bytes(b"not audio at all")
+    m = train(small_config(root, tmp_path, epochs=1), tmp_path / "run")
+    assert len(m["run"]["skipped_files"]) == 1 and "spk0_0.wav" in m["run"]["skipped_files"][0][0]
+    with pytest.raises(Exception, match="spk0_0.wav"):
+        cfg = small_config(root, tmp_path, epochs=1)
+        cfg.data.strict = True
+        train(cfg, tmp_path / "run2")
