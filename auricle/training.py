@@ -189,8 +189,11 @@ def _run_callback_class():
             if monitor not in logs:
                 monitor = "val_loss" if "val_loss" in logs else "loss"
             value = logs[monitor]
-            better = (value < st["best"]) if "loss" in monitor else (value > st["best"])
-            if st["best"] is None or better or st["best_epoch"] == 0:
+            if st["best"] is None:
+                better = True
+            else:
+                better = (value < st["best"]) if "loss" in monitor else (value > st["best"])
+            if better:
                 st["best"], st["best_epoch"], st["wait"] = value, epoch + 1, 0
                 self.model.save_weights(str(self.ckpt / "best.weights.h5"))
             else:

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import io
 import multiprocessing as mp
 import os
 import shutil
@@ -41,7 +40,7 @@ import tempfile
 import time
 import zlib
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -80,17 +79,22 @@ FESTIVAL_VOICES = {
     # short: (festival voice, accent, speaker, f0 range or None, default f0, honours Duration_Stretch)
     "kal": ("kal_diphone", "en-us", "kal", (80.0, 140.0), 105.0, True),
     "ked": ("ked_diphone", "en-us", "ked", (80.0, 140.0), 105.0, True),
-    "slt": ("cmu_us_slt_arctic_hts", "en-us", "slt", None, 159.0, False),
+    "slt": ("cmu_us_slt_arctic_hts", "en-us", "slt", None, 159.0, False),  # HTS: "-r" rate
 }
 RESAMPLE_SPEED = (0.88, 1.12)
 FLITE_STRETCH = (0.9, 1.7)
 FESTIVAL_STRETCH = (1.0, 1.8)
-# The diphone voices say "on"/"up" as reduced function words (~0.11 s).  festival: we drop
-# them from the function-word POS lists (-> ~0.21 s) and stretch a little more; flite kal16
-# cannot be told that, so it gets a larger stretch.
-SHORT_WORDS = ("on", "up")
-FLITE_KAL_SHORT_EXTRA = (1.8, 2.2)
-FESTIVAL_SHORT_EXTRA = (1.15, 1.35)
+# festival's HTS voice ignores Duration_Stretch but honours hts_engine's "-r" (speech rate,
+# < 1 = slower; 0.6 makes "go" 1.6x longer).  It ignores every pitch setting tried, so its
+# pitch is varied by resampling.
+HTS_RATE = (0.6, 1.0)
+HTS_EXTRA = {"up": (0.7, 0.85)}  # slt-HTS says "up" in ~0.2 s: slow it a little more
+# The diphone voices (festival kal/ked, flite kal16) say "on"/"up" (and, less so, "no" and
+# "down") as reduced function words: 0.11-0.2 s.  festival: we drop all keywords from the
+# function-word POS lists (on/up -> ~0.21 s) and stretch on/up a little more; flite kal16
+# cannot be told that, so those words get a larger stretch.
+FLITE_KAL_EXTRA = {"on": (1.8, 2.2), "up": (1.8, 2.2), "no": (1.4, 1.7), "down": (1.4, 1.7)}
+FESTIVAL_EXTRA = {"on": (1.15, 1.35), "up": (1.15, 1.35)}
 
 
 @dataclass
@@ -124,7 +128,6 @@ class Result:
     row: dict
     word_s: float
     attempts: int
-    extra: dict = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- voices & splits
@@ -214,6 +217,46 @@ def trim(x: np.ndarray) -> np.ndarray:
     return w
 
 
+def _ogg_crc_table() -> list[int]:
+    table = []
+    for i in range(256):
+        r = i << 24
+        for _ in range(8):
+            r = ((r << 1) ^ 0x04C11DB7) if r & 0x80000000 else (r << 1)
+        table.append(r & 0xFFFFFFFF)
+    return table
+
+
+_OGG_CRC = _ogg_crc_table()
+
+
+def _ogg_crc(data: bytes) -> int:
+    crc = 0
+    for b in data:
+        crc = ((crc << 8) & 0xFFFFFFFF) ^ _OGG_CRC[((crc >> 24) & 0xFF) ^ b]
+    return crc
+
+
+def fix_ogg_serial(path: Path, serial: int) -> None:
+    """Give every Ogg page a fixed stream serial number (and recompute the page CRCs).
+
+    libsndfile picks a random serial for each new Ogg stream, so without this the same audio
+    gives different bytes on every run.
+    """
+    buf = bytearray(path.read_bytes())
+    pos = 0
+    while pos < len(buf):
+        if buf[pos:pos + 4] != b"OggS":
+            raise ValueError(f"{path}: not an Ogg page at byte {pos}")
+        nseg = buf[pos + 26]
+        size = 27 + nseg + sum(buf[pos + 27:pos + 27 + nseg])
+        buf[pos + 14:pos + 18] = serial.to_bytes(4, "little")
+        buf[pos + 22:pos + 26] = b"\0\0\0\0"
+        buf[pos + 22:pos + 26] = _ogg_crc(bytes(buf[pos:pos + size])).to_bytes(4, "little")
+        pos += size
+    path.write_bytes(bytes(buf))
+
+
 def read_wav(path: str) -> tuple[np.ndarray, int]:
     x, sr = sf.read(path, dtype="float64", always_2d=False)
     return to_mono(x), sr
@@ -234,13 +277,15 @@ class Festival:
         self.p = subprocess.Popen(["festival", "-i"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                   stderr=subprocess.STDOUT, text=True, bufsize=1)
         self.n = 0
+        self.voice = voice
         self.cmd(f"(voice_{voice})")
-        if FESTIVAL_VOICES[short][5]:
-            # Treat "on"/"up" as content words (otherwise they are reduced to ~0.1 s).
-            self.cmd("(define (auricle-strip lst words) (mapcar (lambda (e) (cons (car e) "
-                     "(let ((r nil)) (mapcar (lambda (w) (if (not (member_string w words)) "
-                     "(set! r (cons w r)))) (cdr e)) (reverse r)))) lst))\n"
-                     "(set! guess_pos (auricle-strip guess_pos '(\"on\" \"up\")))")
+        # Treat the keywords as content words: festival's POS guesser calls "on", "up", "down"
+        # and "no" function words and says them reduced (0.1-0.2 s).
+        words = " ".join(f'"{w}"' for w in KEYWORDS)
+        self.cmd("(define (auricle-strip lst words) (mapcar (lambda (e) (cons (car e) "
+                 "(let ((r nil)) (mapcar (lambda (w) (if (not (member_string w words)) "
+                 "(set! r (cons w r)))) (cdr e)) (reverse r)))) lst))\n"
+                 f"(set! guess_pos (auricle-strip guess_pos '({words})))")
 
     def cmd(self, s: str) -> str:
         self.n += 1
@@ -256,8 +301,12 @@ class Festival:
                 return "".join(out)
             out.append(line)
 
-    def synth(self, word: str, out: str, *, f0: float | None, stretch: float | None) -> None:
+    def synth(self, word: str, out: str, *, f0: float | None, stretch: float | None,
+              hts_rate: float | None = None) -> None:
         parts = []
+        if hts_rate is not None:
+            parts.append(f"(set! hts_engine_params (append {self.voice}::hts_engine_params "
+                         f"'((\"-r\" {hts_rate:.4f}))))")
         if f0 is not None:
             parts.append(f"(set! int_lr_params '((target_f0_mean {f0:.2f}) (target_f0_std 14) "
                          f"(model_f0_mean 170) (model_f0_std 34)))")
@@ -289,8 +338,8 @@ def synth_once(clip: Clip, rng: np.random.Generator, tmp: str, fest: Festival | 
     elif v.engine == "flite":
         _acc, _spk, f0r, f0d = FLITE_VOICES[v.voice]
         stretch = rng.uniform(*FLITE_STRETCH)
-        if v.voice == "kal16" and word in SHORT_WORDS:
-            stretch *= rng.uniform(*FLITE_KAL_SHORT_EXTRA)
+        if v.voice == "kal16" and word in FLITE_KAL_EXTRA:
+            stretch *= rng.uniform(*FLITE_KAL_EXTRA[word])
         cmd = ["flite", "-voice", v.voice, "--setf", f"duration_stretch={stretch:.4f}"]
         if f0r is not None:
             f0 = rng.uniform(*f0r)
@@ -304,17 +353,20 @@ def synth_once(clip: Clip, rng: np.random.Generator, tmp: str, fest: Festival | 
         short = v.group.split(":", 1)[1]
         _fv, _acc, _spk, f0r, f0d, has_dur = FESTIVAL_VOICES[short]
         f0 = rng.uniform(*f0r) if f0r is not None else None
-        stretch = None
+        stretch = hts_rate = None
         if has_dur:
             stretch = rng.uniform(*FESTIVAL_STRETCH)
-            if word in SHORT_WORDS:
-                stretch *= rng.uniform(*FESTIVAL_SHORT_EXTRA)
+            if word in FESTIVAL_EXTRA:
+                stretch *= rng.uniform(*FESTIVAL_EXTRA[word])
+        else:
+            hts_rate = rng.uniform(*HTS_RATE)
+            if word in HTS_EXTRA:
+                hts_rate *= rng.uniform(*HTS_EXTRA[word])
         if f0r is None:
             r = rng.uniform(*RESAMPLE_SPEED)
-            f0 = None
-        fest.synth(word, wav, f0=f0, stretch=stretch)
+        fest.synth(word, wav, f0=f0, stretch=stretch, hts_rate=hts_rate)
         pitch = f0 if f0 is not None else f0d * r
-        speed = r / (stretch or 1.0)
+        speed = r * (hts_rate or 1.0) / (stretch or 1.0)
     else:
         raise ValueError(v.engine)
     x, sr = read_wav(wav)
@@ -342,6 +394,8 @@ def render(clip: Clip, tmp: str, fest: Festival | None, out_root: Path, codec: s
     dst = out_root / rel
     dst.parent.mkdir(parents=True, exist_ok=True)
     sf.write(str(dst), y, SR, format=fmt, subtype=sub)
+    if fmt == "OGG":
+        fix_ogg_serial(dst, zlib.crc32(rel.as_posix().encode()))
     v = clip.voice
     row = {"path": rel.as_posix(), "label": clip.word, "group": v.group, "split": v.split,
            "engine": v.engine, "voice": v.voice, "accent": v.accent,
@@ -444,6 +498,7 @@ def verify(out: Path) -> dict:
             print(f"  {e:10s} min {v.min():.3f}  median {np.median(v):.3f}  max {v.max():.3f}")
     du = subprocess.run(["du", "-sh", str(out)], capture_output=True, text=True).stdout.split()[0]
     apparent = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+    data_bytes = sum(p.stat().st_size for p in (out / "clips").rglob("*") if p.is_file())
     print(f"size on disk (du -sh): {du}; apparent size: {apparent / 1e6:.2f} MB")
     if problems:
         print("PROBLEMS:\n  " + "\n  ".join(problems))
@@ -451,7 +506,7 @@ def verify(out: Path) -> dict:
         print("verify: OK (every file decodes as 16 kHz mono, 16000 samples; no group, variant or "
               "speaker in two splits; manifest matches files)")
     return {"rows": rows, "problems": problems, "durations": d, "du": du, "apparent": apparent,
-            "eng_groups": eng_groups, "labels": lab}
+            "eng_groups": eng_groups, "labels": lab, "data_bytes": data_bytes}
 
 
 # --------------------------------------------------------------------------- README
@@ -479,11 +534,13 @@ def write_readme(out: Path, args, rows: list[dict], stats: dict) -> None:
 
 {len(rows)} one-second clips of ten spoken keywords (`{'`, `'.join(KEYWORDS)}`), synthesised
 offline with free text-to-speech engines from Debian main.  It is small enough to ship with
-the repository ({stats['du']} on disk) and is meant for examples, tests and smoke runs of the
+the repository ({stats['data_bytes'] / 1e6:.1f} MB of clips, ~{stats['data_bytes'] / len(rows) / 1e3:.1f} kB each) and is meant for examples, tests and smoke runs of the
 auricle pipeline, not as a benchmark of real speech: every voice is a synthesiser.
 
 * `clips/<keyword>/<id>{ext[0]}` - 16 kHz mono, exactly 16000 samples, {ext[1]}/{ext[2].title()}
-  (read with `soundfile`/libsndfile >= 1.0.29).  The word (trimmed at {TRIM_DB:.0f} dB re
+  (read with `soundfile`/libsndfile >= 1.0.29; Opus was chosen over Vorbis because at
+  libsndfile's settings it is both smaller, ~2.6 kB vs ~5.5 kB per clip, and closer to the
+  original in log-mel terms, ~1.1 dB vs ~1.4 dB mean error).  The word (trimmed at {TRIM_DB:.0f} dB re
   peak, {d.min():.2f}-{d.max():.2f} s long, median {np.median(d):.2f} s) sits at a random
   offset at a random peak level of {PEAK_DBFS[0]:.0f} to {PEAK_DBFS[1]:.0f} dBFS.  The rest is
   digital silence: **add noise during training** or a model learns the silence.
@@ -498,19 +555,24 @@ auricle pipeline, not as a benchmark of real speech: every voice is a synthesise
 | `group` | base voice (engine:voice), e.g. `espeak:en-gb-scotland+m3`, `flite:awb`, `festival:kal` |
 | `split` | `train` / `val` / `test`, assigned **by group** (no group in two splits) |
 | `engine`, `voice`, `accent` | synthesiser, its voice name, English accent |
-| `pitch` | espeak-ng: `-p` (0-99, default 50); flite/festival: target mean F0 in Hz (for `flite:rms` and `festival:slt`, which ignore pitch settings, the nominal F0 after resampling) |
-| `speed` | tempo relative to the voice's default (>1 = faster): espeak-ng `-s`/175; flite/festival 1/duration-stretch, times the resampling factor for `flite:rms` and `festival:slt` (resampling by *r* also raises the pitch by *r*) |
+| `pitch` | espeak-ng: `-p` (0-99, default 50); flite/festival: target mean F0 in Hz (for `flite:rms` and `festival:slt`, which ignore pitch settings, the voice's nominal F0 times the resampling factor) |
+| `speed` | tempo relative to the voice's default (>1 = faster): espeak-ng `-s`/175; flite/festival 1/duration-stretch (`festival:slt`: the HTS `-r` rate), times the resampling factor for `flite:rms` and `festival:slt` (resampling by *r* also raises the pitch by *r*) |
 | `gain_db` | peak level of the clip in dBFS |
 | `offset_s` | where the trimmed word starts in the clip |
 
 ## Voices and splits
 
-{len({r['group'] for r in rows})} base voices, each saying every keyword {args.per_voice} times
-with random pitch and speed (espeak-ng `-p 25..75 -s 90..170`; flite duration_stretch
+{len({r['group'] for r in rows})} base voices (espeak-ng: the 8 English accents x variants
+`m1`-`m8`, `f1`-`f5`, `klatt`-`klatt6` and the female variants Annie, Andrea, linda,
+belinda, steph, anika), each saying every keyword {args.per_voice} times with random pitch
+and speed (espeak-ng `-p 25..75 -s 90..170`; flite duration_stretch
 {FLITE_STRETCH[0]}..{FLITE_STRETCH[1]} and target F0; festival Duration_Stretch
-{FESTIVAL_STRETCH[0]}..{FESTIVAL_STRETCH[1]} and target F0; voices that ignore one of these are
-resampled x{RESAMPLE_SPEED[0]}..{RESAMPLE_SPEED[1]}).  Words shorter than {MIN_WORD_S} s or
-longer than {MAX_WORD_S} s after trimming are redrawn.
+{FESTIVAL_STRETCH[0]}..{FESTIVAL_STRETCH[1]} and target F0; festival's HTS slt voice: HTS rate
+`-r {HTS_RATE[0]}..{HTS_RATE[1]}`; `flite:rms` and `festival:slt` ignore pitch settings and are
+resampled x{RESAMPLE_SPEED[0]}..{RESAMPLE_SPEED[1]}).  The diphone voices reduce "on", "up",
+"no" and "down" to 0.1-0.2 s function words: festival is told they are content words and
+flite kal16 stretches them more.  Words shorter than {MIN_WORD_S} s or longer than
+{MAX_WORD_S} s after trimming are redrawn.
 
 {chr(10).join(lines_counts)}
 
@@ -534,7 +596,7 @@ Only the keywords are included (no "unknown"/"silence" classes).
 .venv/bin/python scripts/make_demo_data.py --seed {args.seed} --per-voice {args.per_voice} --codec {args.codec} --out {args.out}
 ```
 
-on Debian 12 with espeak-ng 1.51, flite 2.2 and festival 2.5.0 (festvox-kallpc16k,
+on Debian 12 (bookworm) with espeak-ng 1.51, flite 2.2 and festival 2.5.0 (festvox-kallpc16k,
 festvox-kdlpc16k, festvox-us-slt-hts).  Same seed and engine versions give the same files.
 Not used: the mbrola voices (Debian non-free; their licence forbids use in products that are
 sold).
@@ -546,8 +608,8 @@ sold).
 * **flite** 2.2 and its voices kal16, awb, rms, slt: Carnegie Mellon University licence
   (`/usr/share/doc/flite/copyright`: "Permission is hereby granted, free of charge, to use and
   distribute this software ... without restriction", keep the copyright notice, mark
-  modifications, keep the authors' names, no endorsement).  awb, rms and slt are built from the
-  CMU ARCTIC databases (same free licence).
+  modifications, keep the authors' names, no endorsement); the voices are part of flite
+  (awb, rms and slt are built from CMU ARCTIC recordings).
 * **festival** 2.5 (CSTR, University of Edinburgh) and its lexicons festlex-cmu, festlex-poslex:
   the same free MIT/X11-style licence (`/usr/share/doc/festival/copyright`).
 * **festvox-kallpc16k** (kal_diphone, Alan W Black and Kevin Lenzo, 1998) and
@@ -556,8 +618,8 @@ sold).
 * **festvox-us-slt-hts** (cmu_us_slt_arctic_hts): EST-2000/EST-2003 (the same free CMU/Edinburgh
   licence) and BSD-3-clause for the HTS parts (`/usr/share/doc/festvox-us-slt-hts/copyright`).
 
-None of these licences restricts the use of synthesised audio.  The clips themselves are
-distributed with this repository under its licence (MIT); credit: "synthesised with
+None of these licences contains a clause about the synthesised audio.  The clips themselves
+are distributed with this repository under its licence (MIT); credit: "synthesised with
 espeak-ng, CMU Flite and the Festival Speech Synthesis System".
 
 ## Counts per keyword

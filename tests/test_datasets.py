@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from auricle.datasets import (LAYOUTS, Dataset, Item, audit, detect_layout, index, leaks, register_layout,
+from auricle.datasets import (LAYOUTS, Item, audit, detect_layout, index, leaks, register_layout,
                               split)
 from auricle.errors import DatasetError
 
@@ -203,6 +203,7 @@ def test_fsdd(tmp_path, make_wav):
     assert all(it.split is None for it in ds.items)
     off = index(root / "recordings", official_split=True)  # the flat folder works too
     assert off.splits() == {"train": 12, "test": 12}
+    assert any("keep_existing=False" in w for w in split(off).warnings)  # no val and nothing left to carve
 
 
 def test_esc50(tmp_path, make_wav):
@@ -297,6 +298,7 @@ def test_one_class(tmp_path, make_wav):
     build_folder(tmp_path, make_wav, classes=("cat",))
     with pytest.raises(DatasetError, match="need at least 2 classes, found only 'cat' in"):
         index(tmp_path)
+    assert index(tmp_path, min_classes=1).labels == ["cat"]  # e.g. a one-class evaluation set
 
 
 def test_unknown_layout_and_option(tmp_path, make_wav):

@@ -46,7 +46,7 @@ def small_config(root, tmp_path, **train):
         "features": {"preset": "kws", "duration": 0.5, "normalize": "none"},
         "augment": {"gain": {"p": 0.5}},
         "model": {"name": "cnn", "options": {"dense": 16}},
-        "train": {"epochs": 6, "batch_size": 16, "learning_rate": 0.003, "workers": 1,
+        "train": {"epochs": 6, "batch_size": 8, "learning_rate": 0.003, "workers": 1,
                   "cache_dir": str(tmp_path / "cache"), **train},
     })
 

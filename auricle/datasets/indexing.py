@@ -13,7 +13,7 @@ from auricle.errors import AudioError, DatasetError
 
 
 def index(root: str | Path, *, layout: str = "auto", strict: bool = False, check_audio: bool = False,
-          progress: bool = False, **options) -> Dataset:
+          progress: bool = False, min_classes: int = 2, **options) -> Dataset:
     """Index a dataset folder (or manifest CSV) into a :class:`Dataset`.
 
     Parameters
@@ -29,6 +29,8 @@ def index(root: str | Path, *, layout: str = "auto", strict: bool = False, check
         Read every file's header; unreadable or 0-sample files are dropped with a warning.
     progress : bool
         Show a progress bar while checking audio headers.
+    min_classes : int
+        Fewest classes accepted (2 for training; 1 suits an evaluation set of one class).
     **options
         Layout options, e.g. ``group_regex`` (folder), ``test_fold``/``val_fold`` (esc50),
         ``words``/``unknown`` (speech_commands).
@@ -74,8 +76,8 @@ def index(root: str | Path, *, layout: str = "auto", strict: bool = False, check
             raise DatasetError("none of the audio files could be read", path=root_p,
                                fix="see the skipped files above; re-export them as wav/flac")
     labels = sorted({it.label for it in items})
-    if len(labels) < 2:
-        raise DatasetError(f"need at least 2 classes, found only {labels[0]!r} in {root_p}",
+    if len(labels) < min_classes:
+        raise DatasetError(f"need at least {min_classes} classes, found only {', '.join(map(repr, labels))} in {root_p}",
                            fix=f"a classifier needs two or more classes; layout {name!r} expects {spec.structure}")
     return Dataset(str(root_p), name, items, labels, warnings, list(result.background))
 

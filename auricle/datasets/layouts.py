@@ -34,13 +34,14 @@ Adding a layout
 from __future__ import annotations
 
 import csv
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from auricle.audio import AUDIO_EXTENSIONS
-from auricle.datasets._util import audio_files, preview, subdirs
+from auricle.datasets._util import audio_files, is_audio_name, preview, subdirs
 from auricle.datasets.base import _SPLIT_ALIASES, Item, normalize_split
 from auricle.errors import DatasetError
 
@@ -194,7 +195,7 @@ def manifest_layout(root: Path, *, path_column: str = "path", label_column: str 
                                fix="fill in the label or remove the row")
         p = Path(raw).expanduser()
         if not p.is_absolute():
-            p = base / p
+            p = Path(os.path.normpath(base / p))
         if not p.is_file():
             missing.append((line, raw))
             continue
@@ -463,8 +464,16 @@ def fsdd_layout(root: Path, *, official_split: bool = False) -> LayoutResult:
 
 # --------------------------------------------------------------------------- folder (fallback)
 
+def _has_audio(folder: Path) -> bool:
+    for _, dirnames, filenames in os.walk(folder, followlinks=True):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        if any(is_audio_name(f) for f in filenames):
+            return True
+    return False
+
+
 def _detect_folder(root: Path) -> bool:
-    return root.is_dir() and any(audio_files(d) for d in subdirs(root))
+    return root.is_dir() and any(_has_audio(d) for d in subdirs(root))
 
 
 def _group_fn(group_regex: str | None):

@@ -110,7 +110,9 @@ def split(dataset_or_items: Dataset | Iterable[Item], *, val: float = 0.15, test
     got = Counter(it.split for it in items)
     for s, fr in (("val", fr_val), ("test", fr_test)):
         if fr > 0 and not got.get(s):
-            warnings.append(f"split {s!r} is empty: too few groups to give it any")
+            warnings.append(f"split {s!r} is empty: too few groups to give it any" if pool else
+                            f"split {s!r} is empty: the existing splits have none and no item was unassigned; "
+                            "pass keep_existing=False to re-split everything")
     lk = leaks(items)
     if lk and by == "group":
         warnings.append(f"{len(lk)} group(s) appear in more than one split (from the existing splits): "

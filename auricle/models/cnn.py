@@ -25,7 +25,7 @@ def cnn(input_shape, n_classes, *, filters=(32, 32, 32), kernels=((3, 3), (3, 3)
                           kernel_regularizer=reg, name=f"conv{i}")(x)
         x = layers.MaxPooling2D(tuple(p), strides=tuple(s), padding="same", name=f"pool{i}")(x)
         if batch_norm:
-            x = layers.BatchNormalization(name=f"bn{i}")(x)
+            x = layers.BatchNormalization(momentum=0.9, name=f"bn{i}")(x)
     x = (layers.GlobalAveragePooling2D(name="gap") if global_pool else layers.Flatten(name="flatten"))(x)
     out = classifier_head(x, n_classes, dense=scaled(dense, width) if dense else 0,
                           dropout=dropout, reg=reg)
@@ -46,7 +46,7 @@ def cnn2(input_shape, n_classes, *, filters=(32, 64, 128), dense=64, dropout=0.3
             x = layers.Conv2D(scaled(f, width), (3, 3), padding="same", use_bias=not batch_norm,
                               kernel_regularizer=reg, name=f"conv{i}_{j}")(x)
             if batch_norm:
-                x = layers.BatchNormalization(name=f"bn{i}_{j}")(x)
+                x = layers.BatchNormalization(momentum=0.9, name=f"bn{i}_{j}")(x)
             x = layers.Activation("relu", name=f"relu{i}_{j}")(x)
         x = layers.MaxPooling2D((2, 2), padding="same", name=f"pool{i}")(x)
         if spatial_dropout:

@@ -20,7 +20,7 @@ def classifier_head(x, n_classes: int, *, dense: int, dropout: float, reg, batch
     if dense:
         x = layers.Dense(dense, kernel_regularizer=reg, name="dense")(x)
         if batch_norm:
-            x = layers.BatchNormalization(name="dense_bn")(x)
+            x = layers.BatchNormalization(momentum=0.9, name="dense_bn")(x)
         x = layers.Activation("relu", name="dense_relu")(x)
     if dropout:
         x = layers.Dropout(float(dropout), name="dropout")(x)

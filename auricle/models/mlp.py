@@ -17,7 +17,7 @@ def mlp(input_shape, n_classes, *, hidden=(512, 256, 64), dropout=0.3, l1=0.0, l
     for i, units in enumerate(hidden[:-1] if hidden else ()):
         x = layers.Dense(scaled(units, width), kernel_regularizer=reg, name=f"dense{i}")(x)
         if batch_norm:
-            x = layers.BatchNormalization(name=f"bn{i}")(x)
+            x = layers.BatchNormalization(momentum=0.9, name=f"bn{i}")(x)
         x = layers.Activation("relu", name=f"relu{i}")(x)
         if dropout:
             x = layers.Dropout(float(dropout), name=f"drop{i}")(x)
