@@ -153,7 +153,7 @@ def demo(
     over = {"name": "demo"}
     if epochs:
         over["train"] = {"epochs": epochs}
-    m = run_train(recipe("default", **over), out, overwrite=overwrite, console=console)
+    m = run_train(recipe("default", over), out, overwrite=overwrite, console=console)
     console.print(f"[bold green]demo finished in {time.time() - t0:.0f}s[/bold green]: test accuracy on unseen voices "
                   f"{m['accuracy']:.1%}")
     console.print(f"report: {out / 'report.md'}  (plots: {out / 'confusion.png'}, {out / 'curves.png'})")

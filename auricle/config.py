@@ -164,7 +164,7 @@ def list_recipes() -> list[str]:
     return sorted(p.stem for p in RECIPES_DIR.glob("*.yaml"))
 
 
-def recipe(name: str, **overrides) -> RunConfig:
+def recipe(name: str, overrides: dict | None = None) -> RunConfig:
     """A named, complete configuration (``default``, ``classic``, ...).
 
     Examples
@@ -176,7 +176,7 @@ def recipe(name: str, **overrides) -> RunConfig:
     if not path.exists():
         raise ConfigError(f"unknown recipe '{name}'", fix=f"choose one of: {', '.join(list_recipes())}")
     d = yaml.safe_load(path.read_text())
-    return RunConfig.from_dict(deep_merge(d, overrides))
+    return RunConfig.from_dict(deep_merge(d, overrides or {}))
 
 
 def set_dotted(d: dict, dotted: str, value) -> None:

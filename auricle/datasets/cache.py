@@ -15,10 +15,14 @@ the window hop and :data:`CACHE_VERSION`, so editing a file or a setting gives a
 Entries are written to a temporary folder and renamed into place, so an interrupted run never
 leaves a half-written entry behind.
 
-Work is spread over ``workers`` processes (a ``forkserver`` pool on Linux, ``spawn`` elsewhere;
-each worker decodes and featurizes a chunk of files, BLAS single-threaded); ``workers=1`` runs
-in this process.  Files that fail to decode are skipped and reported as ``(path, reason)``;
-``strict=True`` raises the first failure as :class:`~auricle.errors.AudioError` instead.
+Work is spread over ``workers`` processes (a process pool; each worker decodes and featurizes
+a chunk of files, BLAS single-threaded; see :data:`START_METHOD`); ``workers=1`` runs in this
+process.  The worker functions are module-level, so the pool works under ``spawn`` and
+``forkserver`` too (scripts then need the usual ``if __name__ == "__main__":`` guard; without
+it the workers cannot start and the work falls back to this process with a warning).
+
+Files that fail to decode are skipped and reported as ``(path, reason)``; ``strict=True``
+raises the first failure as :class:`~auricle.errors.AudioError` instead.
 """
 from __future__ import annotations
 
@@ -29,8 +33,10 @@ import multiprocessing
 import os
 import shutil
 import struct
+import sys
 import time
 import uuid
+import warnings
 import zlib
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
@@ -181,43 +187,88 @@ def _single_threaded_env() -> Iterator[None]:
                 os.environ[k] = v
 
 
+#: Process start method: None picks ``fork`` on Linux when no thread-heavy framework
+#: (TensorFlow, PyTorch, JAX) is loaded - instant, nothing re-imported - else ``forkserver``
+#: (Linux) or ``spawn``.  The environment variable ``AURICLE_START_METHOD`` overrides it.
+START_METHOD: str | None = None
+
+_FORK_UNSAFE_MODULES = ("tensorflow", "torch", "jax")
+
+
+def _init_worker() -> None:
+    """Worker start-up: one BLAS thread per worker process (they already share the cores)."""
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1)
+    except Exception:  # optional dependency (comes with scikit-learn); the env vars cover spawn
+        pass
+
+
 def _mp_context() -> multiprocessing.context.BaseContext:
+    method = os.environ.get("AURICLE_START_METHOD") or START_METHOD
     methods = multiprocessing.get_all_start_methods()
-    if "forkserver" in methods:
-        ctx = multiprocessing.get_context("forkserver")
+    if method is None:
+        if "fork" in methods and sys.platform.startswith("linux") \
+                and not any(m in sys.modules for m in _FORK_UNSAFE_MODULES):
+            method = "fork"
+        elif "forkserver" in methods:
+            method = "forkserver"
+        else:
+            method = "spawn"
+    if method not in methods:
+        raise ConfigError(f"process start method {method!r} is not available here",
+                          fix=f"use one of {', '.join(methods)} (AURICLE_START_METHOD)")
+    ctx = multiprocessing.get_context(method)
+    if method == "forkserver":
         ctx.set_forkserver_preload(["auricle.datasets.cache"])
-        return ctx
-    return multiprocessing.get_context("spawn")
+    return ctx
 
 
-def _chunk_size(n: int, workers: int) -> int:
-    # small enough for a smooth progress bar and load balance, big enough to batch features
-    return int(max(8, min(128, math.ceil(n / max(1, workers * 8)))))
+def _chunk_size(n: int) -> int:
+    """Files per task: small enough for a smooth progress bar and load balance, big enough to
+    batch features.  It depends on ``n`` only, so every ``workers`` value computes the same
+    batches (results then differ only by BLAS threading round-off, ~1e-6 dB)."""
+    return int(max(8, min(64, math.ceil(n / 16))))
 
 
 def _run_tasks(fn, tasks: list[tuple], sizes: list[int], *, workers: int, progress: bool,
                description: str) -> Iterator[Any]:
-    """Yield ``fn(task)`` results in order, in a pool when ``workers > 1``; rich progress in files."""
+    """Yield ``fn(task)`` results in order, in worker processes when ``workers > 1``.
+
+    If the worker processes cannot start (typically a script without an
+    ``if __name__ == "__main__":`` guard under spawn/forkserver), a warning is issued and the
+    remaining tasks run in this process.
+    """
     total = sum(sizes)
     bar = _Progress(total, description) if progress and total else None
+    done = 0
     try:
-        if workers <= 1 or len(tasks) <= 1:
-            for task, size in zip(tasks, sizes):
-                yield fn(task)
-                if bar:
-                    bar.advance(size)
-        else:
-            ctx = _mp_context()
-            with _single_threaded_env():
-                pool = ctx.Pool(processes=min(workers, len(tasks)))
+        if workers > 1 and len(tasks) > 1:
+            from concurrent.futures import ProcessPoolExecutor
+            from concurrent.futures.process import BrokenProcessPool
+
+            ex = ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=_mp_context(),
+                                     initializer=_init_worker)
             try:
-                for result, size in zip(pool.imap(fn, tasks), sizes):
+                with _single_threaded_env():  # the workers start while map() submits the tasks
+                    results = ex.map(fn, tasks)
+                for result in results:
                     yield result
                     if bar:
-                        bar.advance(size)
+                        bar.advance(sizes[done])
+                    done += 1
+            except BrokenProcessPool:
+                warnings.warn("auricle: worker processes died or could not start; continuing in this "
+                              "process. If you run a script, put its code under "
+                              "`if __name__ == \"__main__\":` (needed by the spawn/forkserver start "
+                              "methods), or pass workers=1.", RuntimeWarning, stacklevel=3)
             finally:
-                pool.terminate()
-                pool.join()
+                ex.shutdown(wait=True, cancel_futures=True)
+        for task, size in zip(tasks[done:], sizes[done:]):
+            yield fn(task)
+            if bar:
+                bar.advance(size)
     finally:
         if bar:
             bar.close()
@@ -319,7 +370,7 @@ def load_clips(paths: Sequence[str | os.PathLike], *, sr: int, n_samples: int, c
         raise ConfigError(f"sr and n_samples must be >= 1, got sr={sr}, n_samples={n_samples}",
                           fix="pass the target sample rate and clip length in samples")
     out = np.zeros((len(paths), n_samples), dtype=np.float32)
-    cs = _chunk_size(len(paths), workers)
+    cs = _chunk_size(len(paths))
     tasks = [(s, paths[s:s + cs], sr, n_samples, crop, strict) for s in range(0, len(paths), cs)]
     failures: list[tuple[str, str]] = []
     with closing(_run_tasks(_load_task, tasks, [len(t[1]) for t in tasks], workers=workers,
@@ -440,7 +491,7 @@ def cached_features(paths: Sequence[str | os.PathLike], cfg: FeatureConfig, *, c
         file_index: list[np.ndarray] = []
         failures: list[tuple[str, str]] = []
         n_rows = 0
-        cs = _chunk_size(len(paths), workers)
+        cs = _chunk_size(len(paths))
         tasks = [(s, paths[s:s + cs], cfg.to_dict(), crop, hop, strict) for s in range(0, len(paths), cs)]
         results = _run_tasks(_feature_task, tasks, [len(t[1]) for t in tasks], workers=workers,
                              progress=progress, description="features")
