@@ -39,6 +39,10 @@ class DataConfig:
     window_hop: float | None = None  # seconds; cut long files into windows (after splitting)
     strict: bool = False             # fail on the first unreadable file instead of skipping it
     options: dict = field(default_factory=dict)  # layout-specific options
+    keywords: list | None = None     # target words; others -> _unknown_, plus _silence_ (Speech Commands style)
+    unknown_share: float = 0.1       # per split: unknown examples as a fraction of target examples
+    silence_share: float = 0.1       # per split: silence clips as a fraction of target examples
+    noise_dir: str | None = None     # background recordings for silence clips (besides _background_noise_)
 
 
 @dataclass
@@ -56,6 +60,7 @@ class TrainConfig:
     early_stopping: int = 0          # patience in epochs; 0 disables
     monitor: str = "val_accuracy"
     class_weight: Any = None         # None, "balanced", or {label: weight}
+    oversample: bool = False         # repeat minority-class examples up to the largest class
     seed: int = 0
     cache_dir: str | None = None     # feature cache; default $AURICLE_CACHE or ~/.cache/auricle
     workers: int = 2                 # processes for reading audio / computing features
@@ -115,6 +120,8 @@ class RunConfig:
             raise ConfigError(f"data.split_by must be 'group' or 'item', got '{d.split_by}'")
         if not isinstance(self.model, dict) or "name" not in self.model:
             raise ConfigError("model must be a mapping with a 'name'", fix="e.g. model: {name: cnn, options: {}}")
+        if d.keywords is not None and isinstance(d.keywords, str):
+            d.keywords = [k.strip() for k in d.keywords.split(",") if k.strip()]
         cw = t.class_weight
         if cw is not None and cw != "balanced" and not isinstance(cw, dict):
             raise ConfigError(f"train.class_weight must be null, 'balanced' or a mapping label->weight, got {cw!r}")

@@ -34,14 +34,25 @@ def default_cache_dir(cfg_dir: str | None = None) -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "auricle"
 
 
-def load_dataset(data_cfg, *, progress: bool = True):
-    """Index and split the dataset a :class:`DataConfig` names; returns a split Dataset."""
+def load_dataset(data_cfg, *, progress: bool = True, cache_dir=None, sr: int = 16000, duration: float = 1.0):
+    """Index and split the dataset a :class:`DataConfig` names; returns a split Dataset.
+
+    With ``data_cfg.keywords`` the other words become ``_unknown_`` and ``_silence_`` clips
+    (``sr``/``duration`` long, written under ``cache_dir``) are added, see
+    :func:`auricle.datasets.keywords.select_keywords`.
+    """
     from auricle import datasets
 
     root = resolve_root(data_cfg.root)
     ds = datasets.index(root, layout=data_cfg.layout, strict=data_cfg.strict, **(data_cfg.options or {}))
     ds = datasets.split(ds, val=data_cfg.val, test=data_cfg.test, seed=data_cfg.split_seed,
                         by=data_cfg.split_by, test_groups=data_cfg.test_groups, val_groups=data_cfg.val_groups)
+    if data_cfg.keywords:
+        from auricle.datasets.keywords import select_keywords
+
+        ds = select_keywords(ds, data_cfg.keywords, unknown_share=data_cfg.unknown_share,
+                             silence_share=data_cfg.silence_share, noise_dir=data_cfg.noise_dir,
+                             cache_dir=cache_dir, sr=sr, duration=duration, seed=data_cfg.split_seed)
     return ds
 
 
@@ -85,8 +96,9 @@ def featurize(items, labels, feature_cfg, *, crop="center", window_hop=None, str
 
 def prepare(cfg, *, progress: bool = True, with_train_waves: bool = False, dataset=None) -> tuple[Prepared, object]:
     """Index, split and featurize everything a run needs.  Returns ``(Prepared, dataset)``."""
-    ds = dataset if dataset is not None else load_dataset(cfg.data, progress=progress)
     fcfg = cfg.feature_config()
+    ds = dataset if dataset is not None else load_dataset(cfg.data, progress=progress, cache_dir=cfg.train.cache_dir,
+                                                          sr=fcfg.sr, duration=fcfg.n_samples / fcfg.sr)
     labels = list(ds.labels)
     splits, failures = {}, []
     for name in ("train", "val", "test"):

@@ -146,7 +146,9 @@ def evaluate_run(run_dir, dataset=None, *, layout="auto", out_dir=None, console=
     run = load_run(run_dir)
     cfg = run.config
     if dataset is None:
-        ds = load_dataset(cfg.data, progress=progress)
+        fc = run.feature_config
+        ds = load_dataset(cfg.data, progress=progress, cache_dir=cfg.train.cache_dir, sr=fc.sr,
+                          duration=fc.n_samples / fc.sr)
         items = [it for it in ds.items if it.split == "test"] or [it for it in ds.items if it.split == "val"]
         name = "test"
     else:
@@ -198,6 +200,13 @@ def write_report(run_dir: Path, cfg, metrics: dict, results: dict, info: dict) -
     if info.get("class_weight"):
         lines += ["", "## Class weights", "", ", ".join(f"{k}: {v:.3f}" for k, v in info["class_weight"].items())]
     lines += ["", "## Examples per split", "", ", ".join(f"{k}: {v}" for k, v in info["counts"].items())]
+    if info.get("class_counts"):
+        cc = info["class_counts"]
+        cols = list(cc)
+        lines += ["", "## Examples per class", "", "| label | " + " | ".join(cols) + " |",
+                  "|---|" + "---:|" * len(cols)]
+        for lab in next(iter(cc.values())):
+            lines.append(f"| {lab} | " + " | ".join(str(cc[c].get(lab, 0)) for c in cols) + " |")
     if info.get("skipped_files"):
         lines += ["", f"## Skipped files ({len(info['skipped_files'])})", ""]
         lines += [f"- `{p}`: {why}" for p, why in info["skipped_files"][:50]]

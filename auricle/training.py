@@ -114,6 +114,20 @@ def class_weights(spec, y: np.ndarray, labels: list[str]) -> dict[int, float] | 
     return {i: float(spec.get(lab, 1.0)) for i, lab in enumerate(labels)}
 
 
+def oversample_indices(y: np.ndarray, *, seed: int = 0) -> np.ndarray:
+    """Row indices that repeat every class's examples (sampled without replacement, cycling)
+    up to the largest class's count; a balanced training set without synthetic data."""
+    rng = np.random.default_rng([seed, 99])
+    counts = np.bincount(y)
+    target = counts.max()
+    out = []
+    for c in np.flatnonzero(counts):
+        idx = np.flatnonzero(y == c)
+        reps = [rng.permutation(idx) for _ in range(int(np.ceil(target / len(idx))))]
+        out.append(np.concatenate(reps)[:target])
+    return np.sort(np.concatenate(out))
+
+
 def _batches_class():
     import keras
 
@@ -311,6 +325,13 @@ def train(cfg: RunConfig, run_dir: str | Path, *, overwrite: bool = False, resum
                                                           "window_hop": cfg.data.window_hop}, indent=1))
 
     n_cls = len(labels)
+    class_counts = {s: dict(zip(labels, np.bincount(a.y, minlength=n_cls).tolist())) for s, a in prep.splits.items()}
+    if cfg.train.oversample:
+        order = oversample_indices(tr.y, seed=cfg.train.seed)
+        tr = type(tr)(tr.x[order], tr.y[order], tr.paths, tr.file_index[order],
+                      None if tr.waves is None else tr.waves[order])
+        class_counts["train (oversampled)"] = dict(zip(labels, np.bincount(tr.y, minlength=n_cls).tolist()))
+        console.print(f"oversampled the training split to {len(tr.y)} examples")
     y_tr = keras.utils.to_categorical(tr.y, n_cls).astype("float32")
     cw = class_weights(cfg.train.class_weight, tr.y, labels)
     steps = int(np.ceil(len(tr.y) / cfg.train.batch_size))
@@ -364,6 +385,7 @@ def train(cfg: RunConfig, run_dir: str | Path, *, overwrite: bool = False, resum
             "params": int(model.count_params()), "train_seconds": train_seconds,
             "wall_seconds": round(time.time() - t_start, 1), "counts": counts,
             "class_weight": None if cw is None else {labels[i]: w for i, w in cw.items()},
+            "class_counts": class_counts,
             "skipped_files": [list(f) for f in prep.failures]}
     metrics = evaluate_prepared(model, prep, run_dir, cfg=cfg, info=info, console=console)
     shutil.rmtree(run_dir / "checkpoint", ignore_errors=True)

@@ -171,3 +171,21 @@ def test_unreadable_file_skipped_with_count(tmp_path):
         cfg = small_config(root, tmp_path, epochs=1)
         cfg.data.strict = True
         train(cfg, tmp_path / "run2")
+
+
+def test_keywords_oversampling_and_class_counts_in_report(tmp_path):
+    """--keywords makes _unknown_ and _silence_ classes; oversampling balances; the report shows counts."""
+    from auricle.training import train
+
+    root = make_dataset(tmp_path / "d", groups=6, per=2, classes=("low", "high", "noise"))
+    cfg = small_config(root, tmp_path, epochs=1, oversample=True, class_weight="balanced")
+    cfg.data.keywords = ["low", "high"]
+    cfg.data.unknown_share = 0.5
+    cfg.data.silence_share = 0.5
+    m = train(cfg, tmp_path / "run")
+    labels = json.loads((tmp_path / "run" / "labels.json").read_text())
+    assert labels == ["_silence_", "_unknown_", "high", "low"]
+    counts = m["run"]["class_counts"]
+    assert len(set(counts["train (oversampled)"].values())) == 1
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert "Examples per class" in report and "_silence_" in report and "Class weights" in report

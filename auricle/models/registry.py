@@ -80,4 +80,4 @@ def list_models() -> list[ModelSpec]:
 
 def _load_builtin():
     # importing the modules runs their @register_model decorators
-    from auricle.models import cnn, mlp, recurrent  # noqa: F401
+    from auricle.models import cnn, mlp, recurrent, tcn  # noqa: F401

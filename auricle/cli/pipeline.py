@@ -1,67 +1,14 @@
-"""The ``auricle`` command line: a thin typer view of the library.
-
-Heavy imports (TensorFlow, Keras) happen inside the commands, so ``auricle --help`` is instant.
-Every :class:`~auricle.errors.AuricleError` is printed as one message with its fix.
-"""
+"""Pipeline commands: train, demo, evaluate, predict, audit, models, recipes, presets."""
 from __future__ import annotations
 
-import functools
 import json
-import os
-import sys
-from enum import Enum
 from pathlib import Path
 from typing import List, Optional
 
 import typer
-from rich.console import Console
 
 from auricle.errors import AuricleError
-
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="auricle: build, train, evaluate and use deep neural networks for audio classification.")
-console = Console()
-err_console = Console(stderr=True)
-
-
-def _quiet_tf():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    import warnings
-    warnings.filterwarnings("ignore", category=UserWarning, module="keras")
-
-
-def friendly(fn):
-    """Turn AuricleError into one red line + exit code 2 (no traceback)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        _quiet_tf()
-        try:
-            return fn(*args, **kwargs)
-        except AuricleError as exc:
-            err_console.print(f"[bold red]error:[/bold red] {exc}")
-            raise typer.Exit(2)
-        except KeyboardInterrupt:
-            err_console.print("[yellow]interrupted[/yellow]")
-            raise typer.Exit(130)
-
-    return wrapper
-
-
-class Fmt(str, Enum):
-    table = "table"
-    json = "json"
-    csv = "csv"
-
-
-def _parse_value(text: str):
-    import yaml
-    try:
-        return yaml.safe_load(text)
-    except Exception:
-        return text
-
+from auricle.cli._app import Fmt, _parse_value, app, console, err_console, friendly
 
 @app.command()
 @friendly
@@ -86,6 +33,9 @@ def train(
     early_stopping: Optional[int] = typer.Option(None, help="Early-stopping patience in epochs (0 = off)."),
     class_weight: Optional[str] = typer.Option(None, help="'balanced' or label=weight,label=weight."),
     no_augment: bool = typer.Option(False, "--no-augment", help="Disable the recipe's augmentation."),
+    keywords: Optional[str] = typer.Option(None, help="Target words, e.g. yes,no,up: the rest becomes _unknown_, "
+                                           "plus _silence_ clips (shares: --set data.unknown_share=0.1)."),
+    oversample: bool = typer.Option(False, "--oversample", help="Repeat minority-class examples up to the largest class."),
     seed: Optional[int] = typer.Option(None, help="Random seed (training)."),
     test_groups: Optional[str] = typer.Option(None, help="Comma-separated groups (speakers) held out for test."),
     val_groups: Optional[str] = typer.Option(None, help="Comma-separated groups used for validation."),
@@ -95,7 +45,7 @@ def train(
     resume: Optional[Path] = typer.Option(None, help="Continue an interrupted run directory."),
 ):
     """Train a model and write a run directory (model, metrics, plots, report)."""
-    from auricle.config import RunConfig, deep_merge, recipe as get_recipe, set_dotted
+    from auricle.config import RunConfig, recipe as get_recipe, set_dotted
     from auricle.training import train as run_train
 
     if resume is not None:
@@ -123,6 +73,10 @@ def train(
         set_dotted(d, "data.test_groups", test_groups.split(","))
     if val_groups:
         set_dotted(d, "data.val_groups", val_groups.split(","))
+    if keywords:
+        set_dotted(d, "data.keywords", [k.strip() for k in keywords.split(",") if k.strip()])
+    if oversample:
+        set_dotted(d, "train.oversample", True)
     if no_augment:
         d["augment"] = {}
     for item in set_:
@@ -243,30 +197,6 @@ def audit(
 
 @app.command()
 @friendly
-def models(
-    features: str = typer.Option("kws", "--input", "-i", help="Feature preset giving the input shape."),
-    classes: int = typer.Option(10, help="Number of classes."),
-):
-    """List registered models with their parameter counts for an input."""
-    from rich.table import Table
-
-    from auricle.features import preset
-    from auricle.models import list_models
-
-    fc = preset(features)
-    shape = fc.output_shape
-    t = Table(title=f"models for input {features} {shape}, {classes} classes")
-    for c in ("name", "params", "float32 kB", "streaming", "description"):
-        t.add_column(c)
-    for spec in list_models():
-        m = spec.build(shape, classes)
-        n = m.count_params()
-        t.add_row(spec.name, f"{n:,}", f"{n * 4 / 1024:.0f}", spec.streamable, spec.description)
-    console.print(t)
-
-
-@app.command()
-@friendly
 def recipes():
     """List named recipes (complete configs) and print their settings."""
     import yaml
@@ -295,10 +225,3 @@ def presets():
                   ", ".join(f"{k}={v}" for k, v in d.items() if k not in ("kind", "sr")))
     console.print(t)
 
-
-def main():
-    app(prog_name="auricle")
-
-
-if __name__ == "__main__":
-    main()
