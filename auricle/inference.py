@@ -34,13 +34,13 @@ def load_run(run_dir) -> Run:
         hint = ("training did not finish; resume it with `auricle train --resume " + str(run_dir) + "`"
                 if (run_dir / "checkpoint").exists() else "train a model into this folder first")
         raise RunError(f"incomplete run (missing {', '.join(missing)})", path=run_dir, fix=hint)
-    import keras
+    from auricle.models import load_model
 
     feats = json.loads((run_dir / "features.json").read_text())
     crop = feats.pop("crop", "center")
     hop = feats.pop("window_hop", None)
     return Run(run_dir, RunConfig.load(run_dir / "config.yaml"), json.loads((run_dir / "labels.json").read_text()),
-               FeatureConfig.from_dict(feats), crop, hop, keras.saving.load_model(str(run_dir / "model.keras")))
+               FeatureConfig.from_dict(feats), crop, hop, load_model(run_dir / "model.keras"))
 
 
 @dataclass

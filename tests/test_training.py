@@ -189,3 +189,15 @@ def test_keywords_oversampling_and_class_counts_in_report(tmp_path):
     assert len(set(counts["train (oversampled)"].values())) == 1
     report = (tmp_path / "run" / "report.md").read_text()
     assert "Examples per class" in report and "_silence_" in report and "Class weights" in report
+
+
+def test_same_seed_same_history(tmp_path):
+    """Reproducible from a seed, even with threaded batch prefetching and augmentation."""
+    from auricle.training import train
+
+    root = make_dataset(tmp_path / "d", groups=6, per=2)
+    hist = []
+    for k in range(2):
+        train(small_config(root, tmp_path, epochs=2), tmp_path / f"run{k}")
+        hist.append([line.split(",")[:3] for line in (tmp_path / f"run{k}" / "history.csv").read_text().splitlines()])
+    assert hist[0] == hist[1]

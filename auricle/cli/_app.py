@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 from enum import Enum
 
 import typer
@@ -25,6 +26,29 @@ def _quiet_tf():
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     import warnings
     warnings.filterwarnings("ignore", category=UserWarning, module="keras")
+
+
+def quiet_keras() -> None:
+    """Import Keras/TensorFlow with the C++ start-up chatter (absl/oneDNN banners, which no
+    environment variable silences in TF 2.21) sent to a scratch file; shown if the import fails."""
+    _quiet_tf()
+    if "keras" in sys.modules:
+        return
+    import tempfile
+
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as scratch:
+        os.dup2(scratch.fileno(), 2)
+        try:
+            import keras  # noqa: F401
+        except Exception:
+            os.dup2(saved, 2)
+            scratch.seek(0)
+            sys.stderr.write(scratch.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def friendly(fn):

@@ -8,7 +8,7 @@ from typing import List, Optional
 import typer
 
 from auricle.errors import AuricleError
-from auricle.cli._app import Fmt, _parse_value, app, console, err_console, friendly
+from auricle.cli._app import Fmt, _parse_value, app, console, err_console, friendly, quiet_keras
 
 @app.command()
 @friendly
@@ -45,6 +45,7 @@ def train(
     resume: Optional[Path] = typer.Option(None, help="Continue an interrupted run directory."),
 ):
     """Train a model and write a run directory (model, metrics, plots, report)."""
+    quiet_keras()
     from auricle.config import RunConfig, recipe as get_recipe, set_dotted
     from auricle.training import train as run_train
 
@@ -98,6 +99,7 @@ def demo(
     overwrite: bool = typer.Option(True, help="Replace an earlier demo run."),
 ):
     """Train the default recipe on the built-in keyword data (unseen test voices) and print where the report is."""
+    quiet_keras()
     import time
 
     from auricle.config import recipe
@@ -123,6 +125,7 @@ def evaluate(
     out: Optional[Path] = typer.Option(None, help="Where to write the metrics and plots."),
 ):
     """Metrics and plots of a trained run on its test split or another dataset."""
+    quiet_keras()
     from auricle.evaluation import evaluate_run
 
     evaluate_run(run, dataset, layout=layout, out_dir=out, console=console)
@@ -140,6 +143,7 @@ def predict(
     aggregate: str = typer.Option("mean", help="How windows combine: mean (of probabilities) or majority."),
 ):
     """Top-k labels with probabilities for audio files (same preprocessing as training)."""
+    quiet_keras()
     from auricle.inference import expand_inputs, load_run, predict_files
 
     r = load_run(run)

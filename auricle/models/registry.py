@@ -30,6 +30,7 @@ class ModelSpec:
     description: str
     defaults: dict = field(default_factory=dict)
     streamable: str = "no"
+    kind: str = "keras"  # "keras" (a keras.Model) or "classic" (a scikit-learn estimator on summary features)
 
     def build(self, input_shape, n_classes: int, **options):
         unknown = set(options) - set(self.defaults)
@@ -43,14 +44,14 @@ class ModelSpec:
 MODELS: dict[str, ModelSpec] = {}
 
 
-def register_model(name: str, *, description: str, streamable: str = "no"):
+def register_model(name: str, *, description: str, streamable: str = "no", kind: str = "keras"):
     """Decorator registering a builder; its keyword defaults become the model's options."""
 
     def deco(fn):
         sig = inspect.signature(fn)
         defaults = {k: p.default for k, p in sig.parameters.items()
                     if p.default is not inspect.Parameter.empty}
-        MODELS[name] = ModelSpec(name, fn, description, defaults, streamable)
+        MODELS[name] = ModelSpec(name, fn, description, defaults, streamable, kind)
         return fn
 
     return deco
@@ -81,3 +82,17 @@ def list_models() -> list[ModelSpec]:
 def _load_builtin():
     # importing the modules runs their @register_model decorators
     from auricle.models import cnn, mlp, recurrent, tcn  # noqa: F401
+    from auricle.models import bcresnet, crnn, dscnn, resnet  # noqa: F401
+
+
+def load_model(path):
+    """Load a saved ``.keras`` model, with auricle's custom layers registered first.
+
+    Always load through this (not ``keras.saving.load_model`` directly): models such as
+    ``bc_resnet`` and ``att_rnn`` hold serializable custom layers that must be imported.
+    """
+    import keras
+
+    from auricle.models import layers  # noqa: F401  (registers the custom layers)
+
+    return keras.saving.load_model(str(path))

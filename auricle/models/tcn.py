@@ -2,7 +2,7 @@
 
 Time is the only convolution axis and the frequency bins are the input channels, so the
 first layer already sees the whole spectrum; this makes the network small and fast
-(TC-ResNet8: ~66K parameters, ~3M multiply-accumulates for 101x40 input).
+(TC-ResNet8: ~66K parameters, 1.56M multiply-accumulates (3M FLOPs) for 101x40 input).
 """
 from __future__ import annotations
 
