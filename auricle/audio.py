@@ -203,3 +203,51 @@ def _check_exists(path: Path) -> None:
 def _short(exc: Exception) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return text[:160]
+
+
+def _frame_rms_db(y: np.ndarray, frame_length: int, hop_length: int) -> np.ndarray:
+    """Frame RMS in dB relative to the loudest frame, frames centred with zero padding (librosa's
+    ``feature.rms`` + ``amplitude_to_db(ref=np.max)`` with ``amin=1e-5``)."""
+    pad = frame_length // 2
+    yp = np.pad(y.astype(np.float64), (pad, pad))
+    n_frames = 1 + (len(yp) - frame_length) // hop_length
+    idx = np.arange(frame_length)[None, :] + hop_length * np.arange(n_frames)[:, None]
+    rms = np.sqrt(np.mean(yp[idx] ** 2, axis=1))
+    db = 20 * np.log10(np.maximum(rms, 1e-5))
+    return db - 20 * np.log10(max(rms.max(), 1e-5))
+
+
+def trim(y: np.ndarray, *, top_db: float = 40.0, frame_length: int = 1024, hop_length: int = 256,
+         return_index: bool = False):
+    """Cut leading and trailing parts quieter than ``top_db`` below the loudest frame.
+
+    Same decision as ``librosa.effects.trim`` (frame RMS, centred frames): the kept span runs from
+    the first to the end of the last frame above the threshold.  A clip with nothing above it
+    (digital silence) comes back empty.  ``return_index=True`` also returns ``(start, end)``.
+
+    Examples
+    --------
+    >>> y = np.concatenate([np.zeros(4000), 0.5 * np.ones(8000), np.zeros(4000)]).astype("float32")
+    >>> len(trim(y, top_db=40, frame_length=512, hop_length=128))
+    8448
+    """
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise ValueError("trim expects a 1-D signal")
+    if y.size == 0 or not np.any(y):
+        start = end = 0
+    else:
+        loud = np.flatnonzero(_frame_rms_db(y, frame_length, hop_length) > -float(top_db))
+        start = int(loud[0] * hop_length)
+        end = min(len(y), int((loud[-1] + 1) * hop_length))
+    return (y[start:end], (start, end)) if return_index else y[start:end]
+
+
+def loud_windows(windows: np.ndarray, *, top_db: float = 40.0) -> np.ndarray:
+    """Boolean mask of the ``(n, length)`` windows whose RMS is within ``top_db`` of the loudest
+    window (the loudest is always kept): drop the others to skip silent stretches of long files."""
+    rms = np.sqrt(np.mean(np.asarray(windows, dtype=np.float64) ** 2, axis=-1))
+    db = 20 * np.log10(np.maximum(rms, 1e-10) / max(rms.max(), 1e-10))
+    keep = (db > -float(top_db)) & (rms > 0)
+    keep[int(np.argmax(rms))] = True
+    return keep

@@ -37,6 +37,8 @@ class DataConfig:
     val_groups: list | None = None
     crop: str = "center"             # fix-length policy for clips (center/start/random)
     window_hop: float | None = None  # seconds; cut long files into windows (after splitting)
+    trim_db: float | None = None     # trim leading/trailing silence (dB below the loudest frame) before cropping
+    drop_silent_db: float | None = None  # with window_hop: drop windows this many dB below the loudest window
     strict: bool = False             # fail on the first unreadable file instead of skipping it
     options: dict = field(default_factory=dict)  # layout-specific options
     keywords: list | None = None     # target words; others -> _unknown_, plus _silence_ (Speech Commands style)
@@ -91,6 +93,11 @@ class RunConfig:
         cfg.validate()
         return cfg
 
+    def silence(self) -> dict | None:
+        """The silence handling of :func:`auricle.datasets.cache.cached_features`, or None."""
+        s = {"trim_db": self.data.trim_db, "drop_db": self.data.drop_silent_db}
+        return {k: float(v) for k, v in s.items() if v is not None} or None
+
     def feature_config(self):
         from auricle.features import FeatureConfig, preset
 
@@ -120,6 +127,10 @@ class RunConfig:
             raise ConfigError(f"data.split_by must be 'group' or 'item', got '{d.split_by}'")
         if not isinstance(self.model, dict) or "name" not in self.model:
             raise ConfigError("model must be a mapping with a 'name'", fix="e.g. model: {name: cnn, options: {}}")
+        for k in ("trim_db", "drop_silent_db"):
+            v = getattr(d, k)
+            if v is not None and not (isinstance(v, (int, float)) and 0 < v <= 120):
+                raise ConfigError(f"data.{k} must be null or a level in dB between 0 and 120, got {v!r}")
         if d.keywords is not None and isinstance(d.keywords, str):
             d.keywords = [k.strip() for k in d.keywords.split(",") if k.strip()]
         cw = t.class_weight

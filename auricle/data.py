@@ -76,20 +76,21 @@ class Prepared:
 
 
 def featurize(items, labels, feature_cfg, *, crop="center", window_hop=None, strict=False,
-              cache_dir=None, workers=2, progress=True, with_waves=False) -> tuple[SplitArrays, list]:
+              cache_dir=None, workers=2, progress=True, with_waves=False, silence=None) -> tuple[SplitArrays, list]:
     """Features for a list of dataset items (cached on disk) and their label indices."""
     from auricle.datasets.cache import cached_features, load_clips
 
     lab_index = {lab: i for i, lab in enumerate(labels)}
     paths = [it.path for it in items]
     fs = cached_features(paths, feature_cfg, cache_dir=default_cache_dir(cache_dir), crop=crop,
-                         window_hop=window_hop, strict=strict, workers=workers, progress=progress)
+                         window_hop=window_hop, strict=strict, workers=workers, progress=progress,
+                         silence=silence)
     y_file = np.array([lab_index[it.label] for it in items], dtype=np.int64)
     fi = np.asarray(fs.file_index, dtype=np.int64)
     waves = None
     if with_waves:
         waves, _ = load_clips(paths, sr=feature_cfg.sr, n_samples=feature_cfg.n_samples, crop=crop,
-                              strict=strict, workers=workers, progress=progress)
+                              strict=strict, workers=workers, progress=progress, silence=silence)
         waves = waves[fi]
     return SplitArrays(np.asarray(fs.features), y_file[fi], paths, fi, waves), list(fs.failures)
 
@@ -108,7 +109,7 @@ def prepare(cfg, *, progress: bool = True, with_train_waves: bool = False, datas
         arrays, fails = featurize(items, labels, fcfg, crop=cfg.data.crop, window_hop=cfg.data.window_hop,
                                   strict=cfg.data.strict, cache_dir=cfg.train.cache_dir,
                                   workers=cfg.train.workers, progress=progress,
-                                  with_waves=with_train_waves and name == "train")
+                                  with_waves=with_train_waves and name == "train", silence=cfg.silence())
         splits[name] = arrays
         failures += fails
     if "train" not in splits or len(splits["train"].y) == 0:

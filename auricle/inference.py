@@ -19,6 +19,7 @@ class Run:
     crop: str
     window_hop: float | None
     model: object
+    silence: dict | None = None
 
 
 def load_run(run_dir) -> Run:
@@ -39,8 +40,9 @@ def load_run(run_dir) -> Run:
     feats = json.loads((run_dir / "features.json").read_text())
     crop = feats.pop("crop", "center")
     hop = feats.pop("window_hop", None)
+    silence = feats.pop("silence", None)
     return Run(run_dir, RunConfig.load(run_dir / "config.yaml"), json.loads((run_dir / "labels.json").read_text()),
-               FeatureConfig.from_dict(feats), crop, hop, load_model(run_dir / "model.keras"))
+               FeatureConfig.from_dict(feats), crop, hop, load_model(run_dir / "model.keras"), silence)
 
 
 @dataclass
@@ -70,7 +72,7 @@ def predict_files(run: Run, paths, *, top_k: int = 3, window_hop: float | None =
     (``aggregate="mean"``) or voted (``"majority"``) into the file's answer.
     Unreadable files give a :class:`Prediction` with ``error`` set instead of stopping the batch.
     """
-    from auricle.audio import fix_length, frame_windows, load
+    from auricle.audio import fix_length, frame_windows, load, loud_windows, trim
     from auricle.evaluation import predict_probs
     from auricle.features import extract
 
@@ -85,8 +87,17 @@ def predict_files(run: Run, paths, *, top_k: int = 3, window_hop: float | None =
         except AudioError as exc:
             out.append(Prediction(str(p), [], error=str(exc)))
             continue
+        silence = run.silence or {}
+        offset = 0  # where the (trimmed) signal starts in the file, for window times
+        if silence.get("trim_db") is not None:
+            y, (offset, _) = trim(y, top_db=silence["trim_db"], return_index=True)
+        starts = np.zeros(1, dtype=np.int64) + offset
         if len(y) > n:
             wins = frame_windows(y, length=n, hop=hop)
+            starts = offset + hop * np.arange(len(wins))
+            if silence.get("drop_db") is not None:
+                keep = loud_windows(wins, top_db=silence["drop_db"])
+                wins, starts = wins[keep], starts[keep]
         else:
             wins = fix_length(y, length=n, mode=run.crop if run.crop != "random" else "center")[None]
         probs = predict_probs(run.model, extract(fc, wins))
@@ -98,9 +109,9 @@ def predict_files(run: Run, paths, *, top_k: int = 3, window_hop: float | None =
         order = np.argsort(-agg)[:top_k]
         windows = None
         if per_window and len(wins) > 1:
-            windows = [{"start": round(i * hop / fc.sr, 3), "end": round((i * hop + n) / fc.sr, 3),
+            windows = [{"start": round(int(st) / fc.sr, 3), "end": round((int(st) + n) / fc.sr, 3),
                         "label": run.labels[int(pr.argmax())], "probability": float(pr.max())}
-                       for i, pr in enumerate(probs)]
+                       for st, pr in zip(starts, probs)]
         out.append(Prediction(str(p), [(run.labels[i], float(agg[i])) for i in order], windows))
     return out
 

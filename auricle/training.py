@@ -324,7 +324,8 @@ def train(cfg: RunConfig, run_dir: str | Path, *, overwrite: bool = False, resum
                   f"features {fcfg.kind} {tuple(tr.x.shape[1:])} ({time.time() - t_start:.1f}s)")
     _atomic_write(run_dir / "labels.json", json.dumps(labels, indent=1))
     _atomic_write(run_dir / "features.json", json.dumps({**fcfg.to_dict(), "crop": cfg.data.crop,
-                                                          "window_hop": cfg.data.window_hop}, indent=1))
+                                                          "window_hop": cfg.data.window_hop,
+                                                          "silence": cfg.silence()}, indent=1))
 
     n_cls = len(labels)
     class_counts = {s: dict(zip(labels, np.bincount(a.y, minlength=n_cls).tolist())) for s, a in prep.splits.items()}

@@ -83,3 +83,31 @@ def test_zero_length(tmp_path):
 def test_directory_is_not_a_file(tmp_path):
     with pytest.raises(AudioError, match="folder"):
         audio.load(tmp_path)
+
+
+@pytest.mark.parametrize("top_db, frame, hop", [(40, 2048, 512), (30, 1024, 256), (60, 512, 128)])
+def test_trim_equals_librosa(top_db, frame, hop):
+    import librosa
+
+    from auricle.audio import trim
+
+    rng = np.random.default_rng(top_db)
+    sr = 16000
+    t = np.arange(int(0.4 * sr)) / sr
+    word = (0.5 * np.sin(2 * np.pi * 300 * t) * np.hanning(len(t))).astype(np.float32)
+    y = np.concatenate([1e-4 * rng.standard_normal(5000), word, 1e-4 * rng.standard_normal(7000)]).astype(np.float32)
+    ref, _ = librosa.effects.trim(y, top_db=top_db, frame_length=frame, hop_length=hop)
+    got = trim(y, top_db=top_db, frame_length=frame, hop_length=hop)
+    np.testing.assert_array_equal(got, ref)
+    assert len(trim(np.zeros(1000, np.float32))) == 0
+
+
+def test_loud_windows_drops_silent_stretches():
+    from auricle.audio import loud_windows
+
+    w = np.zeros((4, 100), np.float32)
+    w[1] = 0.5
+    w[3] = 0.02   # 28 dB below the loudest
+    assert loud_windows(w, top_db=40).tolist() == [False, True, False, True]
+    assert loud_windows(w, top_db=20).tolist() == [False, True, False, False]
+    assert loud_windows(np.zeros((3, 10)), top_db=40).sum() == 1  # all silent: keep one

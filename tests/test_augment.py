@@ -54,3 +54,301 @@ def test_unknown_transform_and_bad_p():
         build_chain({"wobble": True})
     with pytest.raises(ConfigError, match="p must be"):
         Gain(p=2.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# exact-value tests of the added transforms (audiomentations style)
+
+import soundfile as sf  # noqa: E402
+
+from auricle.augment import (TRANSFORMS, BackgroundNoise, BandPass, Compressor, HighPass, LowPass,  # noqa: E402
+                             PitchShift, Reverb, Speed, Tempo)
+from auricle.augment.spec import time_warp  # noqa: E402
+from auricle.augment.stretch import fit_rows  # noqa: E402
+
+SR = 16000
+
+
+def tone(freq, seconds=1.0, sr=SR, amp=0.5, start=0.0, stop=None):
+    t = np.arange(int(round(seconds * sr))) / sr
+    y = amp * np.sin(2 * np.pi * freq * t)
+    if start or stop is not None:
+        y = np.where((t >= start) & (t < (seconds if stop is None else stop)), y, 0.0)
+    return y.astype("float32")
+
+
+def peak_hz(y, sr=SR):
+    n = 1 << 18
+    spec = np.abs(np.fft.rfft(y * np.hanning(len(y)), n))
+    k = int(np.argmax(spec))
+    a, b, c = np.log(spec[k - 1:k + 2] + 1e-30)
+    return (k + 0.5 * (a - c) / (a - 2 * b + c)) * sr / n  # parabolic interpolation
+
+
+def active_seconds(y, sr=SR, rel_db=-20.0):
+    """Seconds of 10-ms frames whose RMS is within rel_db of the loudest frame."""
+    hop = sr // 100
+    fr = y[:len(y) // hop * hop].reshape(-1, hop)
+    e = np.sqrt((fr.astype(np.float64) ** 2).mean(1))
+    return float((e > e.max() * 10 ** (rel_db / 20)).sum() * hop / sr)
+
+
+def level_db(y):
+    return 10 * np.log10((np.asarray(y, np.float64) ** 2).mean())
+
+
+def test_gain_plus_6_0206_db_doubles():
+    x = np.random.default_rng(0).standard_normal((2, 100)).astype("float32")
+    np.testing.assert_allclose(Gain().apply(x, gain_db=np.array([6.0206, 6.0206])), 2 * x, rtol=1e-5)
+
+
+def test_low_pass_attenuates_above_and_keeps_below_cutoff():
+    x = np.stack([tone(4000), tone(200)])
+    y = LowPass().apply(x, cutoff_hz=np.array([1000.0, 1000.0]), sr=SR)
+    s = slice(SR // 10, None)  # skip the filter's start transient
+    assert level_db(y[0, s]) - level_db(x[0, s]) < -20
+    assert abs(level_db(y[1, s]) - level_db(x[1, s])) < 1.0
+
+
+def test_high_pass_and_band_pass():
+    x = np.stack([tone(200), tone(4000)])
+    y = HighPass().apply(x, cutoff_hz=np.array([1000.0]), sr=SR)
+    s = slice(SR // 10, None)
+    assert level_db(y[0, s]) - level_db(x[0, s]) < -20
+    assert abs(level_db(y[1, s]) - level_db(x[1, s])) < 1.0
+    # 2 octaves around 1 kHz: 500-2000 Hz
+    x = np.stack([tone(100), tone(1000), tone(7000)])
+    y = BandPass().apply(x, center_hz=np.full(3, 1000.0), bandwidth_octaves=np.full(3, 2.0), sr=SR)
+    db = [level_db(y[i, s]) - level_db(x[i, s]) for i in range(3)]
+    assert db[0] < -20 and abs(db[1]) < 1.0 and db[2] < -20
+
+
+def test_filters_group_rows_with_their_own_cutoffs():
+    x = np.stack([tone(4000)] * 3)
+    y = LowPass().apply(x, cutoff_hz=np.array([1000.0, 7999.0, 1000.0]), sr=SR)
+    assert np.array_equal(y[0], y[2]) and np.array_equal(y[1], x[1])  # at Nyquist: unchanged
+
+
+def test_pitch_shift_octave_moves_peak_and_keeps_duration():
+    x = tone(440, start=0.25, stop=0.75)[None]
+    y = PitchShift().apply(x, semitones=np.array([12.0]), sr=SR)
+    assert y.shape == x.shape and y.dtype == np.float32
+    assert abs(peak_hz(y[0]) - 880.0) < 3.0
+    assert abs(active_seconds(y[0]) - active_seconds(x[0])) <= 0.03
+    y = PitchShift().apply(x, semitones=np.array([-12.0]), sr=SR)
+    assert abs(peak_hz(y[0]) - 220.0) < 2.0
+
+
+def test_tempo_x2_halves_duration_and_keeps_pitch():
+    x = tone(440, start=0.25, stop=0.75)[None]
+    y = Tempo().apply(x, rate=np.array([2.0]), sr=SR)
+    assert y.shape == x.shape
+    assert abs(active_seconds(y[0]) - 0.25) <= 0.03
+    assert abs(peak_hz(y[0]) - 440.0) < 2.0
+    y = Tempo(phase_lock=True).apply(x, rate=np.array([0.8]), sr=SR)
+    assert abs(active_seconds(y[0]) - 0.625) <= 0.03 and abs(peak_hz(y[0]) - 440.0) < 2.0
+
+
+def test_speed_1_1_moves_440_to_484():
+    x = tone(440, seconds=2.0)[None]
+    y = Speed().apply(x, rate=np.array([1.1]), sr=SR)
+    assert y.shape == x.shape
+    assert abs(peak_hz(y[0]) - 484.0) < 1.0
+    # slower: longer, so the centre is kept; faster: shorter, zero-padded at both ends
+    assert abs(active_seconds(y[0]) - 2.0 / 1.1) <= 0.02 and y[0, :100].max() == 0
+
+
+def test_fit_rows_matches_fix_length():
+    from auricle.audio import fix_length
+
+    y = np.arange(1, 8, dtype="float32")
+    for length in (3, 4, 7, 10):
+        for m in (2, 5, 7):
+            np.testing.assert_array_equal(fit_rows(y[None], [m], length)[0], fix_length(y[:m], length=length))
+
+
+def test_noise_snr_10_db_with_every_color_and_folder(tmp_path, make_wav):
+    make_wav(tmp_path / "n" / "hum.wav", sr=SR, seconds=0.3, freq=None, amplitude=0.5)
+    x = np.stack([tone(300, amp=0.3)] * 4)
+    t = AddNoise(folder=str(tmp_path / "n"), colors=["white", "pink", "brown"])
+    out = t.apply(x, snr_db=np.full(4, 10.0), color=np.arange(4), file=np.zeros(4), offset=np.zeros(4), sr=SR,
+                  rng=np.random.default_rng(0))
+    snr = 10 * np.log10((x.astype(np.float64) ** 2).mean(1) / ((out - x).astype(np.float64) ** 2).mean(1))
+    np.testing.assert_allclose(snr, 10.0, atol=0.5)
+
+
+def test_folder_noise_shorter_than_clip_is_looped(tmp_path, make_wav):
+    make_wav(tmp_path / "n" / "short.wav", sr=SR, seconds=0.1, freq=None, amplitude=0.5)  # 1600 samples
+    t = BackgroundNoise(folder=str(tmp_path / "n"))
+    x = np.stack([tone(300, amp=0.3)] * 2)
+    out = t.apply(x, snr_db=np.array([0.0, 0.0]), color=np.array([0, 0]), file=np.zeros(2),
+                  offset=np.array([0.0, 0.5]), sr=SR)
+    noise = out - x
+    np.testing.assert_allclose(noise[:, 1600:3200], noise[:, :1600], atol=1e-6)
+    np.testing.assert_allclose(noise[0, 800:2400], noise[1, :1600], atol=1e-6)  # offset 0.5 of the file
+    assert np.abs(noise[0]).max() > 0
+
+
+def test_folder_noise_stereo_and_other_rate_are_converted(tmp_path, make_wav):
+    make_wav(tmp_path / "n" / "st.wav", sr=8000, seconds=0.5, freq=1000.0, amplitude=0.4, channels=2)
+    t = BackgroundNoise(folder=str(tmp_path / "n"))
+    seg = t.bank.segments(SR, SR, np.zeros(1), np.zeros(1))
+    assert seg.shape == (1, SR) and seg.dtype == np.float32
+    assert abs(peak_hz(seg[0, :8000]) - 1000.0) < 2.0  # still 1 kHz at 16 kHz: resampled, not reinterpreted
+    assert abs(np.abs(seg).max() - 0.4) < 0.02          # channels averaged, not summed
+
+
+def test_noise_folder_errors_name_the_folder(tmp_path):
+    with pytest.raises(ConfigError, match="noise folder not found") as e:
+        build_chain({"background_noise": {"folder": str(tmp_path / "nope")}})
+    assert str(tmp_path / "nope") in str(e.value)
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "readme.txt").write_text("x")
+    with pytest.raises(ConfigError, match="no audio files") as e:
+        build_chain({"noise": {"folder": str(tmp_path / "empty")}})
+    assert str(tmp_path / "empty") in str(e.value)
+    with pytest.raises(ConfigError, match="bad parameters"):
+        build_chain({"background_noise": True})
+    with pytest.raises(ConfigError, match="unknown noise color"):
+        AddNoise(colors=["purple"])
+
+
+def test_reverb_lengthens_decay_and_hits_rt60():
+    x = tone(500, start=0.1, stop=0.3)[None]
+    y = Reverb(predelay_ms=0).apply(x, rt60=np.array([0.5]), wet=np.array([0.5]), sr=SR, rng=np.random.default_rng(0))
+    tail = slice(int(0.32 * SR), int(0.45 * SR))
+    assert (x[0, tail] == 0).all() and level_db(y[0, tail]) > level_db(y[0, int(0.15 * SR):int(0.3 * SR)]) - 30
+    # the impulse response itself decays 60 dB in rt60 (Schroeder backward integration, T20 fit)
+    imp = np.zeros((1, SR), "float32")
+    imp[0, 0] = 1.0
+    for rt in (0.3, 0.7):
+        h = Reverb(predelay_ms=0).apply(imp, rt60=np.array([rt]), wet=np.array([1.0]), sr=SR,
+                                        rng=np.random.default_rng(1))[0].astype(np.float64)
+        edc = 10 * np.log10(np.cumsum((h ** 2)[::-1])[::-1] / (h ** 2).sum())
+        t5, t25 = np.argmax(edc < -5), np.argmax(edc < -25)
+        assert abs(3 * (t25 - t5) / SR - rt) < 0.1 * rt
+
+
+def test_compressor_static_curve_exact():
+    x = np.stack([tone(440, amp=1.0), tone(440, amp=0.05)])  # -3 dB RMS (above -20) and -29 dB (below)
+    c = Compressor(attack_ms=0, release_ms=0, rms_ms=20, makeup=False)
+    y = c.apply(x, threshold_db=np.array([-20.0, -20.0]), ratio=np.array([4.0, 4.0]), sr=SR)
+    s = slice(SR // 2, None)
+    expect = (-20 + 3.0103) * (1 - 1 / 4)  # gain (dB) at a level of -3.01 dB
+    assert abs((level_db(y[0, s]) - level_db(x[0, s])) - expect) < 0.1
+    np.testing.assert_allclose(y[1], x[1], rtol=1e-6)  # below threshold: untouched
+    # makeup restores the RMS
+    y = Compressor(makeup=True).apply(x, threshold_db=np.array([-20.0, -20.0]), ratio=np.array([4.0, 4.0]), sr=SR)
+    np.testing.assert_allclose([level_db(r) for r in y], [level_db(r) for r in x], atol=1e-3)
+
+
+def test_compressor_attack_and_release():
+    loud_then_quiet = np.concatenate([tone(440, 0.5, amp=1.0), tone(440, 0.5, amp=0.05)])[None]
+    c = Compressor(attack_ms=5, release_ms=200, rms_ms=5, makeup=False)
+    y = c.apply(loud_then_quiet, threshold_db=np.array([-20.0]), ratio=np.array([10.0]), sr=SR)
+    g = lambda a, b: level_db(y[0, int(a * SR):int(b * SR)]) - level_db(loud_then_quiet[0, int(a * SR):int(b * SR)])  # noqa: E731
+    assert g(0.0, 0.002) > -3          # attack: not yet compressed
+    assert g(0.3, 0.5) < -14           # steady state about (-20 + 3) * 0.9 = -15.3 dB
+    assert -14 < g(0.52, 0.56) < -3    # release: still recovering just after the loud part
+    # one-pole release: 15.3 dB * exp(-t / 200 ms), about -1.4 dB 450-500 ms after the loud part
+    assert -2.0 < g(0.95, 1.0) < -0.8
+
+
+def test_spec_time_warp_moves_the_centre_frame():
+    ramp = np.tile(np.arange(50, dtype="float32")[None, :, None], (1, 1, 3))
+    out = time_warp(ramp, np.array([20]), np.array([5]))
+    assert out[0, 25, 0] == pytest.approx(20.0) and out[0, 0, 0] == 0 and out[0, -1, 0] == 49
+    assert np.array_equal(time_warp(ramp, np.array([20]), np.array([0])), ramp)
+    sa = SpecAugment(time_masks=0, freq_masks=0, time_warp=5, p=1.0)
+    none = np.zeros((1, 0))
+    out = sa.apply(ramp, t_width=none.astype(int), t_start=none, f_width=none.astype(int), f_start=none,
+                   warp_center=np.array([0.5]), warp_shift=np.array([-3.0]))
+    assert not np.array_equal(out, ramp) and np.all(np.diff(out[0, :, 0]) > 0)
+
+
+def _all_transforms(folder):
+    return {name: ({"folder": str(folder)} if name == "background_noise" else {}) for name in TRANSFORMS}
+
+
+def test_every_transform_p0_identity_and_seeded(tmp_path, make_wav):
+    make_wav(tmp_path / "n" / "a.wav", sr=SR, seconds=0.2, freq=None)
+    x = np.random.default_rng(0).standard_normal((4, SR // 2)).astype("float32") * 0.1
+    feats = np.random.default_rng(1).standard_normal((4, 51, 40)).astype("float32")
+    for name, opts in _all_transforms(tmp_path / "n").items():
+        inp = feats if TRANSFORMS[name].domain == "features" else x
+        t0 = TRANSFORMS[name](**opts, p=0.0)
+        assert np.array_equal(t0(inp, np.random.default_rng(0), sr=SR), inp), name
+        t1 = TRANSFORMS[name](**opts, p=1.0)
+        a = t1(inp, np.random.default_rng(5), sr=SR)
+        b = t1(inp, np.random.default_rng(5), sr=SR)
+        c = t1(inp, np.random.default_rng(6), sr=SR)
+        assert a.shape == inp.shape and a.dtype == np.float32 and np.isfinite(a).all(), name
+        assert np.array_equal(a, b), name
+        assert not np.array_equal(a, c) and not np.array_equal(a, inp), name
+
+
+def test_full_chain_from_config(tmp_path, make_wav):
+    make_wav(tmp_path / "n" / "a.wav", sr=22050, seconds=0.3, freq=None, channels=2)
+    spec = {name: {**opts, "p": 0.7} for name, opts in _all_transforms(tmp_path / "n").items()}
+    chain = build_chain(spec)
+    assert len(chain.waveform) == len(TRANSFORMS) - 1 and len(chain.features) == 1
+    x = np.random.default_rng(2).standard_normal((8, SR)).astype("float32") * 0.1
+    a = chain.apply_waveform(x, np.random.default_rng(3), sr=SR)
+    assert np.array_equal(a, chain.apply_waveform(x, np.random.default_rng(3), sr=SR))
+    assert a.shape == x.shape and a.dtype == np.float32 and np.isfinite(a).all()
+
+
+def test_range_validation():
+    with pytest.raises(ConfigError, match="greater than"):
+        build_chain({"speed": {"min_rate": 1.2, "max_rate": 0.9}})
+    with pytest.raises(ConfigError, match="order"):
+        LowPass(order=0)
+    with pytest.raises(ConfigError, match="fit must be"):
+        Tempo(fit="left")
+    with pytest.raises(ConfigError, match="must be a mapping"):
+        build_chain({"gain": 3})
+
+
+def test_default_recipe_chain_unchanged():
+    from auricle.config import recipe
+
+    chain = build_chain(recipe("default").augment)
+    assert [t.name for t in chain.transforms] == ["time_shift", "gain", "noise", "spec_augment"]
+    assert chain.transforms[2].colors == ("white", "pink", "brown") and chain.transforms[2].bank is None
+
+
+def test_augment_preview_cli(tmp_path, make_wav):
+    from typer.testing import CliRunner
+
+    from auricle.cli import app
+
+    wav = make_wav(tmp_path / "word.wav", sr=8000, seconds=0.8, freq=300.0)
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text("recipe: default\naugment:\n  reverb: {p: 1.0}\n  spec_augment: {time_warp: 5, p: 1.0}\n")
+    r = CliRunner().invoke(app, ["augment-preview", str(cfg), str(wav), "--out", str(tmp_path / "o"), "--n", "3"])
+    assert r.exit_code == 0, r.output
+    outs = sorted(p.name for p in (tmp_path / "o").iterdir())
+    assert outs == ["word_aug00.wav", "word_aug01.wav", "word_aug02.wav", "word_augment.png", "word_original.wav"]
+    y, sr = sf.read(tmp_path / "o" / "word_aug00.wav")
+    assert sr == 16000 and len(y) == 16000
+    r = CliRunner().invoke(app, ["augment-preview", str(tmp_path / "nothing"), str(wav), "--out", str(tmp_path / "o")])
+    assert r.exit_code == 2 and "no such run directory" in " ".join(r.output.split())
+
+
+def test_compressor_soft_knee_curve():
+    from auricle.augment.dynamics import gain_curve_db
+
+    lv = np.array([-30.0, -23.0, -20.0, -17.0, -10.0], "float32")
+    np.testing.assert_allclose(gain_curve_db(lv, -20.0, 4.0, 6.0), [0, 0, -0.5625, -2.25, -7.5], atol=1e-6)
+    np.testing.assert_allclose(gain_curve_db(lv, -20.0, 4.0, 0.0), [0, 0, 0, -2.25, -7.5], atol=1e-6)
+
+
+def test_noise_bank_pickles_without_audio(tmp_path, make_wav):
+    import pickle
+
+    make_wav(tmp_path / "n" / "a.wav", sr=SR, seconds=0.2, freq=None)
+    t = BackgroundNoise(folder=str(tmp_path / "n"), p=1.0)
+    x = np.stack([tone(300)] * 2)
+    a = t(x, np.random.default_rng(0), sr=SR)
+    t2 = pickle.loads(pickle.dumps(t))
+    assert t2.bank._cache == {} and np.array_equal(t2(x, np.random.default_rng(0), sr=SR), a)

@@ -201,3 +201,24 @@ def test_same_seed_same_history(tmp_path):
         train(small_config(root, tmp_path, epochs=2), tmp_path / f"run{k}")
         hist.append([line.split(",")[:3] for line in (tmp_path / f"run{k}" / "history.csv").read_text().splitlines()])
     assert hist[0] == hist[1]
+
+
+def test_trim_and_silent_window_dropping_follow_the_run(tmp_path):
+    from auricle.inference import load_run, predict_files
+    from auricle.training import train
+
+    root = make_dataset(tmp_path / "d", groups=6, per=2)
+    cfg = small_config(root, tmp_path, epochs=1)
+    cfg.data.trim_db = 40
+    cfg.data.drop_silent_db = 30
+    train(cfg, tmp_path / "run")
+    run = load_run(tmp_path / "run")
+    assert run.silence == {"trim_db": 40.0, "drop_db": 30.0}
+    rng = np.random.default_rng(1)
+    silence = np.zeros(SR * 2, np.float32)
+    long = np.concatenate([silence, _clip("high", rng), silence, _clip("high", rng), silence])
+    sf.write(tmp_path / "long.wav", long, SR)
+    pred = predict_files(run, [tmp_path / "long.wav"], per_window=True, window_hop=0.25)[0]
+    # trimmed to the two clips (2.0-2.5 s and 4.5-5.0 s of the file); silent windows between are dropped
+    assert pred.windows and pred.windows[0]["start"] >= 1.9 and all(w["end"] <= 5.3 for w in pred.windows)
+    assert not [w for w in pred.windows if w["start"] >= 2.55 and w["end"] <= 4.45]

@@ -43,6 +43,8 @@ class Transform:
         if not mask.any():
             return x
         params = self.randomize(int(mask.sum()), rng)
+        if mask.all():  # the whole batch: no gather / copy / scatter (apply never works in place)
+            return self.apply(x, rng=rng, **params, **ctx)
         out = x.copy()
         out[mask] = self.apply(x[mask], rng=rng, **params, **ctx)
         return out
@@ -83,6 +85,37 @@ class Compose:
         return f"Compose({self.transforms!r})"
 
 
+def check_range(owner: str, lo_name: str, lo: float, hi_name: str, hi: float, *,
+                minimum: float | None = None, maximum: float | None = None, strict_min: bool = False) -> tuple[float, float]:
+    """Validate a ``[lo, hi]`` parameter range (``lo <= hi``, inside the allowed bounds) as floats."""
+    from auricle.errors import ConfigError
+
+    try:
+        lo, hi = float(lo), float(hi)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{owner}: {lo_name} and {hi_name} must be numbers, got {lo!r} and {hi!r}") from None
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        raise ConfigError(f"{owner}: {lo_name} and {hi_name} must be finite, got {lo} and {hi}")
+    if lo > hi:
+        raise ConfigError(f"{owner}: {lo_name} ({lo:g}) is greater than {hi_name} ({hi:g})",
+                          fix=f"swap them or set {lo_name} <= {hi_name}")
+    if minimum is not None and (lo < minimum or (strict_min and lo <= minimum)):
+        op = ">" if strict_min else ">="
+        raise ConfigError(f"{owner}: {lo_name} must be {op} {minimum:g}, got {lo:g}")
+    if maximum is not None and hi > maximum:
+        raise ConfigError(f"{owner}: {hi_name} must be <= {maximum:g}, got {hi:g}")
+    return lo, hi
+
+
+def log_uniform(lo: float, hi: float, n: int, rng: np.random.Generator, steps_per_octave: int | None = None) -> np.ndarray:
+    """``n`` values log-uniform in ``[lo, hi]`` (``lo > 0``), optionally snapped to a grid of
+    ``steps_per_octave`` (so filter designs can be cached), staying inside ``[lo, hi]``."""
+    v = np.exp(rng.uniform(np.log(lo), np.log(hi), n))
+    if steps_per_octave:
+        v = np.clip(2.0 ** (np.round(np.log2(v) * steps_per_octave) / steps_per_octave), lo, hi)
+    return v
+
+
 def build_chain(spec: dict | None) -> Compose:
     """Build a chain from a config mapping ``{transform_name: {params} | true | false}``.
 
@@ -94,11 +127,17 @@ def build_chain(spec: dict | None) -> Compose:
     from auricle.errors import ConfigError
 
     out = []
+    if spec is not None and not isinstance(spec, dict):
+        raise ConfigError(f"augment must be a mapping of transform name -> options, got {type(spec).__name__}",
+                          fix="e.g. augment: {gain: {min_db: -6, max_db: 6, p: 0.5}}")
     for name, params in (spec or {}).items():
         if params is False or params is None:
             continue
         if name not in TRANSFORMS:
             raise ConfigError(f"unknown augmentation '{name}'", fix=f"choose from: {', '.join(sorted(TRANSFORMS))}")
+        if params is not True and not isinstance(params, dict):
+            raise ConfigError(f"options of augmentation '{name}' must be a mapping, true or false, got {params!r}",
+                              fix=f"e.g. {name}: {{p: 0.5}}")
         params = {} if params is True else dict(params)
         try:
             out.append(TRANSFORMS[name](**params))

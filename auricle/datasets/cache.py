@@ -45,7 +45,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from auricle.audio import LENGTH_POLICIES, fix_length, frame_windows, load
+from auricle.audio import LENGTH_POLICIES, fix_length, frame_windows, load, loud_windows, trim
 from auricle.errors import AudioError, ConfigError
 from auricle.features import FeatureConfig, extract
 
@@ -97,11 +97,22 @@ class FeatureSet:
 # reading files (runs in the workers)
 # --------------------------------------------------------------------------------------------
 
-def _file_rows(path: str, sr: int, n_samples: int, crop: str, hop: int | None) -> np.ndarray:
-    """``(rows, n_samples)`` float32 clips of one file; raises AudioError."""
+def _file_rows(path: str, sr: int, n_samples: int, crop: str, hop: int | None,
+               silence: dict | None = None) -> np.ndarray:
+    """``(rows, n_samples)`` float32 clips of one file; raises AudioError.
+
+    ``silence``: ``{"trim_db": x}`` trims leading/trailing silence before cropping/padding,
+    ``{"drop_db": x}`` drops windows of long files more than x dB below the loudest window.
+    """
     y = load(path, sr=sr)
+    silence = silence or {}
+    if silence.get("trim_db") is not None:
+        y = trim(y, top_db=silence["trim_db"])
     if hop is not None and y.shape[-1] > n_samples:
-        return frame_windows(y, length=n_samples, hop=hop).astype(np.float32, copy=False)
+        w = frame_windows(y, length=n_samples, hop=hop)
+        if silence.get("drop_db") is not None:
+            w = w[loud_windows(w, top_db=silence["drop_db"])]
+        return w.astype(np.float32, copy=False)
     rng = np.random.default_rng(zlib.crc32(str(path).encode())) if crop == "random" else None
     return fix_length(y, length=n_samples, mode=crop, rng=rng)[None].astype(np.float32, copy=False)
 
@@ -116,12 +127,12 @@ def _reason(msg: str, fix: str | None) -> str:
 
 def _load_task(task: tuple) -> tuple[int, np.ndarray, list[tuple[str, str, str | None]]]:
     """Worker: decode a chunk of files to one fixed-length row each (zeros for failures)."""
-    start, paths, sr, n_samples, crop, strict = task
+    start, paths, sr, n_samples, crop, strict, silence = task
     out = np.zeros((len(paths), n_samples), dtype=np.float32)
     failures = []
     for i, p in enumerate(paths):
         try:
-            out[i] = _file_rows(p, sr, n_samples, crop, None)[0]
+            out[i] = _file_rows(p, sr, n_samples, crop, None, silence)[0]
         except AudioError as exc:
             failures.append(_failure(p, exc))
             if strict:
@@ -131,7 +142,7 @@ def _load_task(task: tuple) -> tuple[int, np.ndarray, list[tuple[str, str, str |
 
 def _feature_task(task: tuple) -> tuple[int, np.ndarray, np.ndarray, list[tuple[str, str, str | None]]]:
     """Worker: decode + featurize a chunk of files; returns (start, features, file_index, failures)."""
-    start, paths, cfg_dict, crop, hop, strict = task
+    start, paths, cfg_dict, crop, hop, strict, silence = task
     cfg = FeatureConfig.from_dict(cfg_dict)
     feats, index, failures = [], [], []
     pending, pending_idx = [], []
@@ -146,7 +157,7 @@ def _feature_task(task: tuple) -> tuple[int, np.ndarray, np.ndarray, list[tuple[
     n_pending = 0
     for i, p in enumerate(paths):
         try:
-            rows = _file_rows(p, cfg.sr, cfg.n_samples, crop, hop)
+            rows = _file_rows(p, cfg.sr, cfg.n_samples, crop, hop, silence)
         except AudioError as exc:
             failures.append(_failure(p, exc))
             if strict:
@@ -318,7 +329,7 @@ def _check_common(paths: Sequence[Any], crop: str, workers: Any) -> list[str]:
 
 def load_clips(paths: Sequence[str | os.PathLike], *, sr: int, n_samples: int, crop: str = "center",
                strict: bool = False, workers: int = 2,
-               progress: bool = True) -> tuple[np.ndarray, list[tuple[str, str]]]:
+               progress: bool = True, silence: dict | None = None) -> tuple[np.ndarray, list[tuple[str, str]]]:
     """Decode files to fixed-length mono clips.
 
     Parameters
@@ -371,7 +382,7 @@ def load_clips(paths: Sequence[str | os.PathLike], *, sr: int, n_samples: int, c
                           fix="pass the target sample rate and clip length in samples")
     out = np.zeros((len(paths), n_samples), dtype=np.float32)
     cs = _chunk_size(len(paths))
-    tasks = [(s, paths[s:s + cs], sr, n_samples, crop, strict) for s in range(0, len(paths), cs)]
+    tasks = [(s, paths[s:s + cs], sr, n_samples, crop, strict, silence) for s in range(0, len(paths), cs)]
     failures: list[tuple[str, str]] = []
     with closing(_run_tasks(_load_task, tasks, [len(t[1]) for t in tasks], workers=workers,
                             progress=progress, description="reading audio")) as results:
@@ -385,7 +396,7 @@ def load_clips(paths: Sequence[str | os.PathLike], *, sr: int, n_samples: int, c
 
 
 def cache_key(paths: Sequence[str | os.PathLike], cfg: FeatureConfig, *, crop: str = "center",
-              window_hop: float | None = None) -> str:
+              window_hop: float | None = None, silence: dict | None = None) -> str:
     """The cache entry name: sha1 of the paths, their size + mtime, the config, crop and hop.
 
     Examples
@@ -403,14 +414,16 @@ def cache_key(paths: Sequence[str | os.PathLike], cfg: FeatureConfig, *, crop: s
             files.append([p, st.st_size, st.st_mtime_ns])
         except OSError:
             files.append([p, None, None])
-    blob = json.dumps({"version": CACHE_VERSION, "files": files, "cfg": cfg.to_dict(), "crop": crop,
-                       "window_hop": window_hop}, sort_keys=True, separators=(",", ":"))
+    d = {"version": CACHE_VERSION, "files": files, "cfg": cfg.to_dict(), "crop": crop, "window_hop": window_hop}
+    if silence:
+        d["silence"] = silence
+    blob = json.dumps(d, sort_keys=True, separators=(",", ":"))
     return hashlib.sha1(blob.encode()).hexdigest()[:20]
 
 
 def cached_features(paths: Sequence[str | os.PathLike], cfg: FeatureConfig, *, cache_dir: str | os.PathLike,
                     crop: str = "center", window_hop: float | None = None, strict: bool = False,
-                    workers: int = 2, progress: bool = True) -> FeatureSet:
+                    workers: int = 2, progress: bool = True, silence: dict | None = None) -> FeatureSet:
     """Features of every file (or every window of every file), computed once and cached.
 
     Parameters
@@ -424,6 +437,9 @@ def cached_features(paths: Sequence[str | os.PathLike], cfg: FeatureConfig, *, c
     crop : {"center", "start", "random"}
         How a file is fitted to ``cfg.duration`` when not windowed (``random`` is seeded by the
         path, so the cached crop is reproducible).
+    silence : dict, optional
+        ``{"trim_db": 40}`` trims leading/trailing silence (see :func:`auricle.audio.trim`) before
+        the crop/pad; ``{"drop_db": 40}`` drops windows of long files that much below the loudest.
     window_hop : float or None
         ``None``: one row per file.  Seconds: a file longer than ``cfg.duration`` is cut into
         windows of ``cfg.duration`` every ``window_hop`` seconds (the last one zero-padded), one
@@ -475,7 +491,8 @@ def cached_features(paths: Sequence[str | os.PathLike], cfg: FeatureConfig, *, c
         hop = max(1, int(round(window_hop * cfg.sr)))
 
     root = Path(cache_dir)
-    key = cache_key(paths, cfg, crop=crop, window_hop=window_hop)
+    silence = {k: float(v) for k, v in (silence or {}).items() if v is not None} or None
+    key = cache_key(paths, cfg, crop=crop, window_hop=window_hop, silence=silence)
     entry = root / key
     hit = _open_entry(entry)
     if hit is not None:
@@ -492,7 +509,7 @@ def cached_features(paths: Sequence[str | os.PathLike], cfg: FeatureConfig, *, c
         failures: list[tuple[str, str]] = []
         n_rows = 0
         cs = _chunk_size(len(paths))
-        tasks = [(s, paths[s:s + cs], cfg.to_dict(), crop, hop, strict) for s in range(0, len(paths), cs)]
+        tasks = [(s, paths[s:s + cs], cfg.to_dict(), crop, hop, strict, silence) for s in range(0, len(paths), cs)]
         results = _run_tasks(_feature_task, tasks, [len(t[1]) for t in tasks], workers=workers,
                              progress=progress, description="features")
         with open(tmp / "features.npy", "wb") as fh, closing(results):

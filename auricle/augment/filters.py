@@ -1,0 +1,133 @@
+"""Butterworth low-pass, high-pass and band-pass filters with random cutoffs.
+
+Filters are designed with ``scipy.signal.butter`` as second-order sections and run causally
+with ``sosfilt`` over the batch.  Random cutoffs are drawn log-uniformly and snapped to a grid of
+24 steps per octave (band widths to 1/8 octave), so the designs are cached and examples that
+share a design are filtered in one ``sosfilt`` call.  A cutoff at or above Nyquist leaves a
+low-pass clip unchanged; band edges are clamped below Nyquist.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from auricle.augment.base import Transform, check_range, log_uniform
+
+STEPS_PER_OCTAVE = 24
+
+
+@lru_cache(maxsize=4096)
+def butter_sos(order: int, btype: str, low_hz: float, high_hz: float, sr: float) -> np.ndarray | None:
+    """SOS of a Butterworth ``lowpass`` (``high_hz``), ``highpass`` (``low_hz``) or ``bandpass``
+    filter at ``sr``; ``None`` when the filter would pass everything."""
+    from scipy.signal import butter
+
+    nyq = sr / 2.0
+    lo = max(float(low_hz), 1e-3 * nyq)
+    hi = float(high_hz)
+    if btype == "lowpass":
+        if hi >= 0.999 * nyq:
+            return None
+        return butter(order, max(hi, 1e-3 * nyq) / nyq, "lowpass", output="sos")
+    if btype == "highpass":
+        if low_hz <= 0:
+            return None
+        return butter(order, min(lo, 0.99 * nyq) / nyq, "highpass", output="sos")
+    hi = min(hi, 0.99 * nyq)
+    lo = min(lo, 0.99 * hi)
+    if hi >= 0.99 * nyq and float(high_hz) >= 0.999 * nyq:
+        return butter(order, lo / nyq, "highpass", output="sos")
+    return butter(order, [lo / nyq, hi / nyq], "bandpass", output="sos")
+
+
+def filter_rows(x: np.ndarray, btype: str, low_hz, high_hz, sr: float, order: int) -> np.ndarray:
+    """Filter each row of ``x`` with its own band edges; rows sharing a design run together."""
+    from scipy.signal import sosfilt
+
+    n = x.shape[0]
+    edges = np.stack([np.broadcast_to(np.asarray(low_hz, dtype=np.float64), (n,)),
+                      np.broadcast_to(np.asarray(high_hz, dtype=np.float64), (n,))], axis=1)
+    out = np.empty_like(x)
+    uniq, inv = np.unique(edges, axis=0, return_inverse=True)
+    for k, (lo, hi) in enumerate(uniq):
+        rows = np.flatnonzero(inv.reshape(-1) == k)
+        sos = butter_sos(int(order), btype, float(lo), float(hi), float(sr))
+        out[rows] = x[rows] if sos is None else sosfilt(sos, x[rows], axis=1).astype(x.dtype)
+    return out
+
+
+def _check_order(owner: str, order) -> int:
+    if not (isinstance(order, (int, np.integer)) and 1 <= order <= 10):
+        from auricle.errors import ConfigError
+        raise ConfigError(f"{owner}: order must be an integer from 1 to 10, got {order!r}",
+                          fix="order n rolls off at 6n dB per octave; 4 is a good default")
+    return int(order)
+
+
+class LowPass(Transform):
+    """Butterworth low-pass (``order`` n: 6n dB/octave) with a cutoff log-uniform in
+    ``[min_cutoff_hz, max_cutoff_hz]``: muffled / band-limited recordings."""
+
+    name = "low_pass"
+
+    def __init__(self, min_cutoff_hz: float = 1000.0, max_cutoff_hz: float = 7000.0, order: int = 4, p: float = 0.5):
+        super().__init__(p)
+        self.min_cutoff_hz, self.max_cutoff_hz = check_range(self.name, "min_cutoff_hz", min_cutoff_hz,
+                                                             "max_cutoff_hz", max_cutoff_hz, minimum=0.0, strict_min=True)
+        self.order = _check_order(self.name, order)
+
+    def randomize(self, n, rng):
+        return {"cutoff_hz": log_uniform(self.min_cutoff_hz, self.max_cutoff_hz, n, rng, STEPS_PER_OCTAVE)}
+
+    def apply(self, x, *, cutoff_hz, sr=16000, rng=None, **_):
+        return filter_rows(x, "lowpass", 0.0, cutoff_hz, sr, self.order)
+
+
+class HighPass(Transform):
+    """Butterworth high-pass with a cutoff log-uniform in ``[min_cutoff_hz, max_cutoff_hz]``:
+    thin / small-speaker recordings, or removal of rumble."""
+
+    name = "high_pass"
+
+    def __init__(self, min_cutoff_hz: float = 20.0, max_cutoff_hz: float = 600.0, order: int = 4, p: float = 0.5):
+        super().__init__(p)
+        self.min_cutoff_hz, self.max_cutoff_hz = check_range(self.name, "min_cutoff_hz", min_cutoff_hz,
+                                                             "max_cutoff_hz", max_cutoff_hz, minimum=0.0, strict_min=True)
+        self.order = _check_order(self.name, order)
+
+    def randomize(self, n, rng):
+        return {"cutoff_hz": log_uniform(self.min_cutoff_hz, self.max_cutoff_hz, n, rng, STEPS_PER_OCTAVE)}
+
+    def apply(self, x, *, cutoff_hz, sr=16000, rng=None, **_):
+        return filter_rows(x, "highpass", cutoff_hz, np.inf, sr, self.order)
+
+
+class BandPass(Transform):
+    """Butterworth band-pass around a centre log-uniform in ``[min_center_hz, max_center_hz]``,
+    ``bandwidth_octaves`` wide (uniform in ``[min_bandwidth_octaves, max_bandwidth_octaves]``):
+    edges ``center * 2 ** (-bw / 2)`` and ``center * 2 ** (bw / 2)`` (telephone-like at 300-3400 Hz)."""
+
+    name = "band_pass"
+
+    def __init__(self, min_center_hz: float = 300.0, max_center_hz: float = 3000.0,
+                 min_bandwidth_octaves: float = 1.0, max_bandwidth_octaves: float = 4.0, order: int = 4,
+                 p: float = 0.5):
+        super().__init__(p)
+        self.min_center_hz, self.max_center_hz = check_range(self.name, "min_center_hz", min_center_hz,
+                                                             "max_center_hz", max_center_hz, minimum=0.0, strict_min=True)
+        self.min_bandwidth_octaves, self.max_bandwidth_octaves = check_range(
+            self.name, "min_bandwidth_octaves", min_bandwidth_octaves, "max_bandwidth_octaves", max_bandwidth_octaves,
+            minimum=0.0, strict_min=True, maximum=12.0)
+        self.order = _check_order(self.name, order)
+
+    def randomize(self, n, rng):
+        bw = rng.uniform(self.min_bandwidth_octaves, self.max_bandwidth_octaves, n)
+        bw = np.clip(np.round(bw * 8) / 8, self.min_bandwidth_octaves, self.max_bandwidth_octaves)
+        return {"center_hz": log_uniform(self.min_center_hz, self.max_center_hz, n, rng, STEPS_PER_OCTAVE),
+                "bandwidth_octaves": bw}
+
+    def apply(self, x, *, center_hz, bandwidth_octaves, sr=16000, rng=None, **_):
+        c = np.asarray(center_hz, dtype=np.float64)
+        half = 2.0 ** (np.asarray(bandwidth_octaves, dtype=np.float64) / 2.0)
+        return filter_rows(x, "bandpass", c / half, c * half, sr, self.order)

@@ -1,0 +1,185 @@
+"""Additive noise: generated (white/pink/brown) and recorded (a folder of noise files).
+
+The SNR is always relative to the clip's *active* RMS (samples within -50 dB of its peak), so a
+short word in a silent second gets noise relative to the word, not to the silence.  Recorded
+noise is scaled by the RMS of the very segment that is mixed in.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from auricle.augment.base import Transform, check_range
+
+COLORS = ("white", "pink", "brown")
+
+
+def colored_noise(n: int, length: int, color: str, rng: np.random.Generator) -> np.ndarray:
+    """Unit-RMS white/pink/brown noise ``(n, length)`` shaped in the frequency domain."""
+    white = rng.standard_normal((n, length)).astype(np.float32)
+    if color == "white":
+        noise = white
+    else:
+        spec = np.fft.rfft(white, axis=1)
+        f = np.arange(spec.shape[1], dtype=np.float32)
+        f[0] = 1.0
+        spec *= (f ** (-0.5 if color == "pink" else -1.0))[None, :]
+        noise = np.fft.irfft(spec, n=length, axis=1).astype(np.float32)
+    noise /= np.sqrt((noise ** 2).mean(axis=1, keepdims=True)) + 1e-12
+    return noise
+
+
+def active_rms(x: np.ndarray, rel_db: float = -50.0) -> np.ndarray:
+    """RMS of each row over samples whose magnitude is within ``rel_db`` of the row's peak."""
+    a = np.abs(x)
+    peak = a.max(axis=1, keepdims=True)
+    active = a >= peak * 10.0 ** (rel_db / 20.0)
+    active &= peak > 0
+    cnt = np.count_nonzero(active, axis=1)
+    sq = np.square(x, dtype=np.float64)
+    sq *= active
+    return np.sqrt(sq.sum(axis=1) / np.maximum(cnt, 1)).astype(np.float32)
+
+
+class NoiseBank:
+    """The audio files of a folder (searched recursively), decoded once per sample rate.
+
+    Files are mixed to mono and resampled to the rate asked for (soxr); all-silent files are
+    dropped.  Construction only lists the folder, so a missing or empty folder fails when the
+    augmentation chain is built, before any training starts.
+    """
+
+    def __init__(self, folder: str | Path):
+        from auricle.audio import AUDIO_EXTENSIONS
+        from auricle.errors import ConfigError
+
+        path = Path(str(folder)).expanduser()
+        if not path.exists():
+            raise ConfigError("noise folder not found", path=path,
+                              fix="check the augment folder: path (relative paths are resolved from the current directory)")
+        if not path.is_dir():
+            raise ConfigError("noise folder: expected a folder of noise recordings but got a file", path=path,
+                              fix="point folder: to the directory that holds the noise files")
+        files = sorted(p for p in path.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file())
+        if not files:
+            raise ConfigError("noise folder holds no audio files", path=path,
+                              fix=f"put noise recordings ({', '.join(AUDIO_EXTENSIONS)}) in it, or remove the folder: option")
+        self.folder, self.files = path, files
+        self._cache: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+    def __len__(self):
+        return len(self.files)
+
+    def __repr__(self):
+        return f"NoiseBank({str(self.folder)!r}, {len(self.files)} files)"
+
+    def __getstate__(self):  # worker processes decode for themselves; don't ship the audio
+        return {"folder": self.folder, "files": self.files, "_cache": {}}
+
+    def load(self, sr: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(buffer, starts, lengths)``: every usable file at ``sr``, concatenated."""
+        if sr not in self._cache:
+            from auricle.audio import load
+            from auricle.errors import ConfigError
+
+            clips = [load(f, sr=sr, mono=True) for f in self.files]
+            clips = [c for c in clips if c.size and np.any(c)]
+            if not clips:
+                raise ConfigError("every file in the noise folder is silent", path=self.folder,
+                                  fix="add noise recordings that are not digital silence")
+            lengths = np.array([len(c) for c in clips], dtype=np.int64)
+            starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+            self._cache[sr] = (np.concatenate(clips).astype(np.float32), starts, lengths)
+        return self._cache[sr]
+
+    def segments(self, length: int, sr: int, file_u: np.ndarray, offset_u: np.ndarray) -> np.ndarray:
+        """``(n, length)`` noise: file ``floor(file_u * n_files)`` from offset ``floor(offset_u * its
+        length)``, looped when the file is shorter than ``length`` (or runs out)."""
+        buf, starts, lengths = self.load(sr)
+        k = np.minimum((np.asarray(file_u) * len(lengths)).astype(np.int64), len(lengths) - 1)
+        off = np.minimum((np.asarray(offset_u) * lengths[k]).astype(np.int64), lengths[k] - 1)
+        idx = starts[k, None] + (off[:, None] + np.arange(length)[None, :]) % lengths[k, None]
+        return buf[idx]
+
+
+class AddNoise(Transform):
+    """Mix noise at a random SNR in ``[min_snr_db, max_snr_db]`` (relative to the clip's active RMS).
+
+    Sources: generated ``colors`` (white/pink/brown, unit RMS) and, with ``folder``, recordings
+    from that folder (loaded once, mono, resampled, looped when shorter than the clip, random
+    file and offset).  Each example picks one source uniformly.  ``colors`` defaults to all three
+    without a folder and to none with one; list them to mix both kinds.  All-zero clips receive
+    noise at ``floor_db`` dBFS.
+    """
+
+    name = "noise"
+
+    def __init__(self, min_snr_db: float = 5.0, max_snr_db: float = 30.0, colors=None, floor_db: float = -50.0,
+                 folder: str | None = None, p: float = 0.5):
+        from auricle.errors import ConfigError
+
+        super().__init__(p)
+        self.min_snr_db, self.max_snr_db = check_range(self.name, "min_snr_db", min_snr_db, "max_snr_db", max_snr_db)
+        self.folder = None if folder in (None, "") else str(folder)
+        self.bank = NoiseBank(self.folder) if self.folder else None
+        if colors is None:
+            colors = () if self.bank is not None else COLORS
+        if isinstance(colors, str):
+            colors = (colors,)
+        bad = [c for c in colors if c not in COLORS]
+        if bad:
+            raise ConfigError(f"{self.name}: unknown noise color(s) {bad}", fix=f"use any of {', '.join(COLORS)}")
+        if not colors and self.bank is None:
+            raise ConfigError(f"{self.name}: no noise source", fix="list colors (white, pink, brown) or give a folder:")
+        self.colors, self.floor_db = tuple(colors), float(floor_db)
+
+    @property
+    def n_sources(self) -> int:
+        return len(self.colors) + (self.bank is not None)
+
+    def randomize(self, n, rng):
+        params = {"snr_db": rng.uniform(self.min_snr_db, self.max_snr_db, n),
+                  "color": rng.integers(0, self.n_sources, n)}
+        if self.bank is not None:
+            params["file"] = rng.random(n)
+            params["offset"] = rng.random(n)
+        return params
+
+    def apply(self, x, *, snr_db, color, file=None, offset=None, sr=16000, rng=None, **_):
+        """``color`` indexes ``colors``; ``len(colors)`` means the folder (``file``/``offset`` in [0, 1))."""
+        rng = rng if rng is not None else np.random.default_rng(0)
+        n = x.shape[0]
+        out = x.copy()
+        color = np.broadcast_to(np.asarray(color), (n,))
+        sig_rms = active_rms(x)
+        target = np.where(sig_rms > 0, sig_rms / 10.0 ** (np.broadcast_to(np.asarray(snr_db, dtype=np.float64), (n,)) / 20.0),
+                          10.0 ** (self.floor_db / 20.0)).astype(np.float32)
+        for ci, c in enumerate(self.colors):
+            sel = color == ci
+            if sel.any():
+                out[sel] += colored_noise(int(sel.sum()), x.shape[1], c, rng) * target[sel, None]
+        sel = color == len(self.colors)
+        if self.bank is not None and sel.any():
+            file = rng.random(n) if file is None else np.broadcast_to(np.asarray(file), (n,))
+            offset = rng.random(n) if offset is None else np.broadcast_to(np.asarray(offset), (n,))
+            seg = self.bank.segments(x.shape[1], sr, file[sel], offset[sel])
+            seg_rms = np.sqrt((seg.astype(np.float64) ** 2).mean(axis=1))
+            gain = np.where(seg_rms > 0, target[sel] / np.maximum(seg_rms, 1e-12), 0.0).astype(np.float32)
+            out[sel] += seg * gain[:, None]
+        return out
+
+
+class BackgroundNoise(AddNoise):
+    """Recorded background noise from ``folder`` at a random SNR in ``[min_snr_db, max_snr_db]``;
+    the same as ``noise`` with a ``folder`` (add ``colors`` to also draw generated noise)."""
+
+    name = "background_noise"
+
+    def __init__(self, folder: str, min_snr_db: float = 3.0, max_snr_db: float = 30.0, colors=(),
+                 floor_db: float = -50.0, p: float = 0.5):
+        if folder in (None, ""):
+            from auricle.errors import ConfigError
+            raise ConfigError("background_noise needs a folder of noise recordings",
+                              fix="e.g. background_noise: {folder: data/noise, p: 0.5}")
+        super().__init__(min_snr_db, max_snr_db, colors=colors, floor_db=floor_db, folder=folder, p=p)
