@@ -37,6 +37,7 @@ class DataConfig:
     val_groups: list | None = None
     crop: str = "center"             # fix-length policy for clips (center/start/random)
     window_hop: float | None = None  # seconds; cut long files into windows (after splitting)
+    variable_length: bool = False    # pad short clips at the end and mask the padding (sequence models)
     trim_db: float | None = None     # trim leading/trailing silence (dB below the loudest frame) before cropping
     drop_silent_db: float | None = None  # with window_hop: drop windows this many dB below the loudest window
     strict: bool = False             # fail on the first unreadable file instead of skipping it

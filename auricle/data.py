@@ -65,6 +65,7 @@ class SplitArrays:
     paths: list[str]
     file_index: np.ndarray  # row -> index into ``paths`` (windows of long files share a file)
     waves: np.ndarray | None = None
+    lengths: np.ndarray | None = None  # valid frames per row (variable-length data; the rest is 0 padding)
 
 
 @dataclass
@@ -75,13 +76,82 @@ class Prepared:
     background: list[str] = field(default_factory=list)
 
 
+#: Feature value of padding frames in variable-length data; sequence models mask it (keras Masking).
+PAD_VALUE = 0.0
+
+
+def valid_frames(fcfg, n_samples) -> np.ndarray:
+    """Feature frames computed from ``n_samples`` real samples (the rest of a row is padding)."""
+    n = np.minimum(np.asarray(n_samples, dtype=np.int64), fcfg.n_samples)
+    total = fcfg.output_shape[0]
+    if fcfg.center:
+        f = 1 + n // fcfg.hop_length
+    else:
+        f = 1 + (n - fcfg.n_fft) // fcfg.hop_length
+    return np.clip(f, 1, total)
+
+
+def mask_padding_(x: np.ndarray, lengths: np.ndarray, normalize: str) -> np.ndarray:
+    """Variable-length rows in place: per-clip CMVN over the valid frames only (when the feature
+    config asks for ``per_clip``), then every padding frame set to :data:`PAD_VALUE`.
+
+    Features of a zero-padded clip equal those of the unpadded clip on the valid frames (the
+    STFT centre padding is zeros either way), so a masked model sees exactly the clip.
+    """
+    from auricle.features import CMVN_EPS
+
+    t = np.arange(x.shape[1])[None, :]
+    valid = (t < np.asarray(lengths)[:, None])[..., None]  # (N, T, 1)
+    if normalize == "per_clip":
+        cnt = np.maximum(valid.sum(axis=1, keepdims=True), 1)
+        mean = (x * valid).sum(axis=1, keepdims=True, dtype=np.float64) / cnt
+        var = (((x - mean) * valid) ** 2).sum(axis=1, keepdims=True, dtype=np.float64) / cnt
+        x -= mean.astype(x.dtype)
+        x /= (np.sqrt(var) + CMVN_EPS).astype(x.dtype)
+    x[~np.broadcast_to(valid, x.shape)] = PAD_VALUE
+    return x
+
+
+def _row_samples(paths, file_index, fcfg, window_hop) -> np.ndarray:
+    """Real (unpadded) samples of every row at the feature rate, from the file headers."""
+    from auricle.audio import info
+
+    per_file = {}
+    for fi in np.unique(file_index):
+        try:
+            h = info(paths[fi])
+            per_file[fi] = int(np.ceil(h.frames * fcfg.sr / h.samplerate))
+        except Exception:
+            per_file[fi] = fcfg.n_samples
+    hop = int(round((window_hop or 0) * fcfg.sr))
+    out = np.empty(len(file_index), dtype=np.int64)
+    seen: dict[int, int] = {}
+    for r, fi in enumerate(file_index):
+        j = seen.get(fi, 0)
+        seen[fi] = j + 1
+        out[r] = max(1, per_file[fi] - j * hop) if hop else per_file[fi]
+    return out
+
+
 def featurize(items, labels, feature_cfg, *, crop="center", window_hop=None, strict=False,
-              cache_dir=None, workers=2, progress=True, with_waves=False, silence=None) -> tuple[SplitArrays, list]:
-    """Features for a list of dataset items (cached on disk) and their label indices."""
+              cache_dir=None, workers=2, progress=True, with_waves=False, silence=None,
+              variable_length=False) -> tuple[SplitArrays, list]:
+    """Features for a list of dataset items (cached on disk) and their label indices.
+
+    ``variable_length=True``: clips shorter than the feature duration are padded at the end
+    only, their padding frames set to :data:`PAD_VALUE` and their valid frame counts returned
+    in ``SplitArrays.lengths`` (for masked sequence models and length bucketing).
+    """
     from auricle.datasets.cache import cached_features, load_clips
 
     lab_index = {lab: i for i, lab in enumerate(labels)}
     paths = [it.path for it in items]
+    norm = feature_cfg.normalize
+    if variable_length:
+        if feature_cfg.kind == "waveform":
+            raise DatasetError("variable_length needs spectral features (log_mel, mfcc, spectrogram)")
+        crop = "start"
+        feature_cfg = feature_cfg.replace(normalize="none")
     fs = cached_features(paths, feature_cfg, cache_dir=default_cache_dir(cache_dir), crop=crop,
                          window_hop=window_hop, strict=strict, workers=workers, progress=progress,
                          silence=silence)
@@ -92,6 +162,18 @@ def featurize(items, labels, feature_cfg, *, crop="center", window_hop=None, str
         waves, _ = load_clips(paths, sr=feature_cfg.sr, n_samples=feature_cfg.n_samples, crop=crop,
                               strict=strict, workers=workers, progress=progress, silence=silence)
         waves = waves[fi]
+    if variable_length:
+        if silence and silence.get("trim_db") is not None:
+            # lengths after trimming are only known from the audio itself
+            w, _ = load_clips(paths, sr=feature_cfg.sr, n_samples=feature_cfg.n_samples, crop="start",
+                              workers=workers, progress=False, silence=silence)
+            nz = np.abs(w) > 0
+            n_real = np.where(nz.any(1), feature_cfg.n_samples - np.argmax(nz[:, ::-1], axis=1), 1)[fi]
+        else:
+            n_real = _row_samples(paths, fi, feature_cfg, window_hop)
+        lengths = valid_frames(feature_cfg, n_real)
+        x = mask_padding_(np.array(fs.features), lengths, norm)
+        return SplitArrays(x, y_file[fi], paths, fi, waves, lengths), list(fs.failures)
     return SplitArrays(np.asarray(fs.features), y_file[fi], paths, fi, waves), list(fs.failures)
 
 
@@ -109,7 +191,8 @@ def prepare(cfg, *, progress: bool = True, with_train_waves: bool = False, datas
         arrays, fails = featurize(items, labels, fcfg, crop=cfg.data.crop, window_hop=cfg.data.window_hop,
                                   strict=cfg.data.strict, cache_dir=cfg.train.cache_dir,
                                   workers=cfg.train.workers, progress=progress,
-                                  with_waves=with_train_waves and name == "train", silence=cfg.silence())
+                                  with_waves=with_train_waves and name == "train", silence=cfg.silence(),
+                                  variable_length=cfg.data.variable_length)
         splits[name] = arrays
         failures += fails
     if "train" not in splits or len(splits["train"].y) == 0:

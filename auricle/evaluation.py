@@ -163,7 +163,7 @@ def evaluate_run(run_dir, dataset=None, *, layout="auto", out_dir=None, console=
         raise DatasetError("no examples to evaluate", path=dataset or cfg.data.root)
     arr, fails = featurize(items, run.labels, run.feature_config, crop=run.crop, window_hop=run.window_hop,
                            cache_dir=cfg.train.cache_dir, workers=cfg.train.workers, progress=progress,
-                           silence=run.silence)
+                           silence=run.silence, variable_length=run.variable_length)
     probs = predict_probs(run.model, arr.x)
     m = compute_metrics(arr.y, probs, run.labels)
     if len(np.unique(arr.file_index)) < len(arr.file_index):

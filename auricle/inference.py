@@ -20,6 +20,7 @@ class Run:
     window_hop: float | None
     model: object
     silence: dict | None = None
+    variable_length: bool = False
 
 
 def load_run(run_dir) -> Run:
@@ -41,8 +42,9 @@ def load_run(run_dir) -> Run:
     crop = feats.pop("crop", "center")
     hop = feats.pop("window_hop", None)
     silence = feats.pop("silence", None)
+    variable = bool(feats.pop("variable_length", False))
     return Run(run_dir, RunConfig.load(run_dir / "config.yaml"), json.loads((run_dir / "labels.json").read_text()),
-               FeatureConfig.from_dict(feats), crop, hop, load_model(run_dir / "model.keras"), silence)
+               FeatureConfig.from_dict(feats), crop, hop, load_model(run_dir / "model.keras"), silence, variable)
 
 
 @dataclass
@@ -100,7 +102,16 @@ def predict_files(run: Run, paths, *, top_k: int = 3, window_hop: float | None =
                 wins, starts = wins[keep], starts[keep]
         else:
             wins = fix_length(y, length=n, mode=run.crop if run.crop != "random" else "center")[None]
-        probs = predict_probs(run.model, extract(fc, wins))
+        if run.variable_length:
+            from auricle.data import mask_padding_, valid_frames
+
+            n_real = np.minimum(len(y) - (starts - offset), n) if len(y) > n else np.array([max(len(y), 1)])
+            if len(y) <= n:
+                wins = fix_length(y, length=n, mode="start")[None]
+            feats = mask_padding_(extract(fc.replace(normalize="none"), wins), valid_frames(fc, n_real), fc.normalize)
+            probs = predict_probs(run.model, feats)
+        else:
+            probs = predict_probs(run.model, extract(fc, wins))
         if aggregate == "majority" and len(probs) > 1:
             votes = np.bincount(probs.argmax(1), minlength=probs.shape[1]).astype(float)
             agg = votes / votes.sum()

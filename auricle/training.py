@@ -168,6 +168,46 @@ def _batches_class():
     return AugmentedBatches
 
 
+def _bucket_class():
+    import keras
+
+    class BucketBatches(keras.utils.PyDataset):
+        """Variable-length features batched by similar length: rows sorted by valid frames,
+        cut into batches, batch order shuffled per epoch, each batch cropped to its longest
+        row (masked sequence models then skip the rest).  Seeded per (epoch, batch)."""
+
+        def __init__(self, x, y_onehot, lengths, chain, batch_size, seed, weights=None):
+            super().__init__()
+            self.x, self.y, self.lengths, self.chain = x, y_onehot, np.asarray(lengths), chain
+            self.bs, self.seed, self.weights = batch_size, seed, weights
+            order = np.argsort(self.lengths, kind="stable")
+            self.batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+            self.epoch = 0
+            self._perm = self._shuffle()
+
+        def _shuffle(self):
+            return np.random.default_rng([self.seed, self.epoch, 11]).permutation(len(self.batches))
+
+        def __len__(self):
+            return len(self.batches)
+
+        def __getitem__(self, i):
+            idx = np.sort(self.batches[self._perm[i]])
+            t = int(self.lengths[idx].max())
+            x = np.array(self.x[idx, :t])
+            if self.chain is not None and self.chain.features:
+                x = self.chain.apply_features(x, np.random.default_rng([self.seed, self.epoch, i]))
+            if self.weights is not None:
+                return x, self.y[idx], self.weights[idx]
+            return x, self.y[idx]
+
+        def on_epoch_end(self):
+            self.epoch += 1
+            self._perm = self._shuffle()
+
+    return BucketBatches
+
+
 def _run_callback_class():
     import keras
 
@@ -309,7 +349,8 @@ def train(cfg: RunConfig, run_dir: str | Path, *, overwrite: bool = False, resum
     keras.utils.set_random_seed(cfg.train.seed)
     chain = build_chain(cfg.augment)
     fcfg = cfg.feature_config()
-    use_waves = bool(chain.waveform) and not cfg.data.window_hop
+    variable = bool(cfg.data.variable_length)
+    use_waves = bool(chain.waveform) and not cfg.data.window_hop and not variable
 
     t_start = time.time()
     console.print(f"[bold]auricle train[/bold] -> {run_dir}")
@@ -322,10 +363,14 @@ def train(cfg: RunConfig, run_dir: str | Path, *, overwrite: bool = False, resum
     counts = {s: len(a.y) for s, a in prep.splits.items()}
     console.print(f"data: {ds.layout} layout, {len(labels)} classes, examples per split {counts}, "
                   f"features {fcfg.kind} {tuple(tr.x.shape[1:])} ({time.time() - t_start:.1f}s)")
+    if variable and chain.waveform:
+        console.print("[yellow]variable_length: waveform augmentation is off (it would move audio into the "
+                      "padding); SpecAugment still runs[/yellow]")
     _atomic_write(run_dir / "labels.json", json.dumps(labels, indent=1))
     _atomic_write(run_dir / "features.json", json.dumps({**fcfg.to_dict(), "crop": cfg.data.crop,
                                                           "window_hop": cfg.data.window_hop,
-                                                          "silence": cfg.silence()}, indent=1))
+                                                          "silence": cfg.silence(),
+                                                          "variable_length": variable}, indent=1))
 
     n_cls = len(labels)
     class_counts = {s: dict(zip(labels, np.bincount(a.y, minlength=n_cls).tolist())) for s, a in prep.splits.items()}
@@ -349,7 +394,12 @@ def train(cfg: RunConfig, run_dir: str | Path, *, overwrite: bool = False, resum
     else:
         state = {"epoch": 0, "best": None, "best_epoch": 0, "wait": 0, "history": [], "monitor": None}
         spec = get_model(cfg.model["name"])
-        model = spec.build(tr.x.shape[1:], n_cls, **(cfg.model.get("options") or {}))
+        options = dict(cfg.model.get("options") or {})
+        in_shape = tr.x.shape[1:]
+        if variable:
+            options["masking"] = True
+            in_shape = (None, tr.x.shape[2])
+        model = spec.build(in_shape, n_cls, **options)
         model.compile(optimizer=make_optimizer(cfg.train, steps), loss=make_loss(cfg.train), metrics=["accuracy"])
     console.print(f"model: {cfg.model['name']} ({model.count_params():,} parameters)")
 
@@ -359,7 +409,10 @@ def train(cfg: RunConfig, run_dir: str | Path, *, overwrite: bool = False, resum
                                                     factor=0.5, patience=3, min_lr=1e-5, verbose=0))
     val_data = (va.x, keras.utils.to_categorical(va.y, n_cls)) if va is not None and len(va.y) else None
 
-    if use_waves:
+    if variable:
+        weights = None if cw is None else np.array([cw[int(c)] for c in tr.y], dtype="float32")
+        fit_kw = dict(x=_bucket_class()(tr.x, y_tr, tr.lengths, chain, cfg.train.batch_size, cfg.train.seed, weights))
+    elif use_waves:
         weights = None if cw is None else np.array([cw[int(c)] for c in tr.y], dtype="float32")
         train_data = _batches_class()(tr.waves, y_tr, fcfg, chain, cfg.train.batch_size, cfg.train.seed, weights,
                                       workers=cfg.train.workers)
@@ -413,6 +466,12 @@ def _check_model_options(cfg) -> None:
     if unknown:
         raise ModelError(f"unknown option(s) {sorted(unknown)} for model '{spec.name}'",
                          fix=f"valid options: {', '.join(sorted(spec.defaults))}")
+    if cfg.data.variable_length and "masking" not in spec.defaults:
+        from auricle.models import list_models
+
+        maskers = [m.name for m in list_models() if "masking" in m.defaults]
+        raise ModelError(f"data.variable_length needs a model that masks padding; '{spec.name}' does not",
+                         fix=f"use one of: {', '.join(maskers)}")
 
 
 def _sigterm_to_interrupt(signum, frame):

@@ -222,3 +222,76 @@ def test_trim_and_silent_window_dropping_follow_the_run(tmp_path):
     # trimmed to the two clips (2.0-2.5 s and 4.5-5.0 s of the file); silent windows between are dropped
     assert pred.windows and pred.windows[0]["start"] >= 1.9 and all(w["end"] <= 5.3 for w in pred.windows)
     assert not [w for w in pred.windows if w["start"] >= 2.55 and w["end"] <= 4.45]
+
+
+def test_masked_rnn_ignores_padding():
+    """Padding frames (PAD_VALUE) never change a masked sequence model's output."""
+    from auricle.data import PAD_VALUE
+    from auricle.models import build_model
+
+    for name in ("lstm", "gru"):
+        m = build_model(name, (None, 8), 3, masking=True)
+        x = np.random.default_rng(0).standard_normal((1, 17, 8)).astype("float32")
+        padded = np.concatenate([x, np.full((1, 23, 8), PAD_VALUE, "float32")], axis=1)
+        np.testing.assert_allclose(m.predict_on_batch(padded), m.predict_on_batch(x), atol=1e-6)
+
+
+def test_mask_padding_normalizes_valid_frames_only():
+    from auricle.data import mask_padding_
+
+    x = np.random.default_rng(0).normal(5, 3, (2, 10, 4)).astype("float32")
+    full = x[:1, :6].copy()
+    out = mask_padding_(x.copy(), np.array([6, 10]), "per_clip")
+    np.testing.assert_allclose(out[0, :6].mean(0), 0, atol=1e-5)
+    np.testing.assert_allclose(out[0, :6], (full[0] - full[0].mean(0)) / (full[0].std(0) + 1e-5), atol=1e-4)
+    assert not out[0, 6:].any()
+
+
+def test_variable_length_training_with_buckets(tmp_path):
+    """Clips of 0.2-0.8 s, padded and masked, bucketed by length; predict sees the same features."""
+    from auricle.inference import load_run, predict_files
+    from auricle.training import train
+
+    rng = np.random.default_rng(0)
+    root = tmp_path / "d"
+    rows = ["path,label,group"]
+    for g in range(6):
+        for c in ("low", "high"):
+            for i in range(3):
+                rel = f"{c}/s{g}_{i}.wav"
+                (root / c).mkdir(parents=True, exist_ok=True)
+                sf.write(root / rel, _clip(c, rng, seconds=rng.uniform(0.2, 0.8)), SR)
+                rows.append(f"{rel},{c},s{g}")
+    (root / "manifest.csv").write_text("\n".join(rows) + "\n")
+    cfg = small_config(root, tmp_path, epochs=8, learning_rate=0.01)
+    cfg.data.variable_length = True
+    cfg.features = {"preset": "kws", "duration": 1.0, "normalize": "per_clip"}
+    cfg.augment = {"spec_augment": {"p": 0.5}}
+    cfg.model = {"name": "gru", "options": {"units": [16], "dense": 16}}
+    m = train(cfg, tmp_path / "run")
+    assert m["accuracy"] >= 0.75
+    run = load_run(tmp_path / "run")
+    assert run.variable_length and run.model.input_shape[1] is None
+    # predicting a file gives the same probabilities as the evaluation path did
+    from auricle.evaluation import predict_probs
+    from auricle.data import featurize
+    from auricle import datasets
+
+    ds = datasets.index(root, layout="manifest")
+    arr, _ = featurize(ds.items[:2], run.labels, run.feature_config, crop=run.crop, variable_length=True,
+                       cache_dir=tmp_path / "cache", workers=1, progress=False)
+    p_eval = predict_probs(run.model, arr.x)
+    preds = predict_files(run, [ds.items[0].path, ds.items[1].path], top_k=2)
+    for p, pe in zip(preds, p_eval):
+        assert dict(p.top)[run.labels[int(pe.argmax())]] == pytest.approx(float(pe.max()), abs=1e-4)
+
+
+def test_variable_length_needs_a_masking_model(tmp_path):
+    from auricle.errors import ModelError
+    from auricle.training import train
+
+    root = make_dataset(tmp_path / "d", groups=4, per=1)
+    cfg = small_config(root, tmp_path)
+    cfg.data.variable_length = True
+    with pytest.raises(ModelError, match="masks padding"):
+        train(cfg, tmp_path / "run")

@@ -5,14 +5,17 @@ from auricle.models.common import classifier_head, regularizer, scaled
 from auricle.models.registry import register_model
 
 
-def _rnn(kind, input_shape, n_classes, *, units, dense, dropout, l1, l2, batch_norm, width, bidirectional):
+def _rnn(kind, input_shape, n_classes, *, units, dense, dropout, l1, l2, batch_norm, width, bidirectional,
+         masking=False):
     import keras
     from keras import layers
 
     cell = layers.LSTM if kind == "lstm" else layers.GRU
     reg = regularizer(l1, l2)
     inp = keras.Input(shape=input_shape, name="features")
-    x = inp
+    # masking: all-zero frames (auricle.data.PAD_VALUE padding of variable-length input) are
+    # skipped, so padding never changes the output; input_shape may then be (None, bins)
+    x = layers.Masking(mask_value=0.0, name="mask")(inp) if masking else inp
     for i, u in enumerate(units):
         last = i == len(units) - 1
         rnn = cell(scaled(u, width), return_sequences=not last, kernel_regularizer=reg, name=f"{kind}{i}")
@@ -26,13 +29,13 @@ def _rnn(kind, input_shape, n_classes, *, units, dense, dropout, l1, l2, batch_n
 
 @register_model("lstm", description="2 stacked LSTM(64) -> Dense(64) -> Dropout -> softmax", streamable="exact")
 def lstm(input_shape, n_classes, *, units=(64, 64), dense=64, dropout=0.3, l1=0.0, l2=0.0,
-         batch_norm=False, width=1.0, bidirectional=False):
+         batch_norm=False, width=1.0, bidirectional=False, masking=False):
     return _rnn("lstm", input_shape, n_classes, units=units, dense=dense, dropout=dropout, l1=l1, l2=l2,
-                batch_norm=batch_norm, width=width, bidirectional=bidirectional)
+                batch_norm=batch_norm, width=width, bidirectional=bidirectional, masking=masking)
 
 
 @register_model("gru", description="2 stacked GRU(64) -> Dense(64) -> Dropout -> softmax", streamable="exact")
 def gru(input_shape, n_classes, *, units=(64, 64), dense=64, dropout=0.3, l1=0.0, l2=0.0,
-        batch_norm=False, width=1.0, bidirectional=False):
+        batch_norm=False, width=1.0, bidirectional=False, masking=False):
     return _rnn("gru", input_shape, n_classes, units=units, dense=dense, dropout=dropout, l1=l1, l2=l2,
-                batch_norm=batch_norm, width=width, bidirectional=bidirectional)
+                batch_norm=batch_norm, width=width, bidirectional=bidirectional, masking=masking)
