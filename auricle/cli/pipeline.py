@@ -141,12 +141,19 @@ def predict(
     per_window: bool = typer.Option(False, help="Also show each window of long files."),
     window_hop: Optional[float] = typer.Option(None, help="Seconds between windows for long files (default half a clip)."),
     aggregate: str = typer.Option("mean", help="How windows combine: mean (of probabilities) or majority."),
+    runtime: Optional[str] = typer.Option(None, help="Run an export (RUN is then an `auricle export` folder) with "
+                                          "onnx or tflite, without TensorFlow."),
 ):
     """Top-k labels with probabilities for audio files (same preprocessing as training)."""
-    quiet_keras()
     from auricle.inference import expand_inputs, load_run, predict_files
 
-    r = load_run(run)
+    if runtime:
+        from auricle.export import load_predictor
+
+        r = load_predictor(run, runtime)
+    else:
+        quiet_keras()
+        r = load_run(run)
     preds = predict_files(r, expand_inputs(inputs), top_k=top_k, window_hop=window_hop, per_window=per_window,
                           aggregate=aggregate)
     if fmt == Fmt.json:

@@ -68,7 +68,7 @@ def bc_block(x, out_ch, *, stage, freq_stride, sub_bands, block_dropout, reg, na
 
 
 @register_model("bc_resnet", description="BC-ResNet (Kim et al. 2021): broadcasted residual blocks with "
-                "SubSpectralNorm; scale 1..8 = 9.2K..321K params")
+                "SubSpectralNorm; scale 1..8 = 9.2K..321K params", streamable="window")
 def bc_resnet(input_shape, n_classes, *, scale=1, sub_bands=5, block_dropout=0.1, dropout=0.0, l1=0.0,
               l2=0.0, batch_norm=True, width=1.0):
     """Build BC-ResNet-``scale`` (Kim et al. 2021) for time-major ``(frames, bins)`` input.

@@ -5,7 +5,7 @@ from auricle.models.common import classifier_head, regularizer, scaled
 from auricle.models.registry import register_model
 
 
-@register_model("cnn", description="The course 3-block Conv2D+BN+MaxPool network -> Dense(64) -> Dropout(0.3)")
+@register_model("cnn", description="The course 3-block Conv2D+BN+MaxPool network -> Dense(64) -> Dropout(0.3)", streamable="window")
 def cnn(input_shape, n_classes, *, filters=(32, 32, 32), kernels=((3, 3), (3, 3), (2, 2)),
         pools=((3, 3), (3, 3), (2, 2)), strides=((2, 2), (2, 2), (2, 2)), dense=64,
         dropout=0.3, l1=0.0, l2=0.0, batch_norm=True, width=1.0, global_pool=False):
@@ -32,7 +32,7 @@ def cnn(input_shape, n_classes, *, filters=(32, 32, 32), kernels=((3, 3), (3, 3)
     return keras.Model(inp, out, name="cnn")
 
 
-@register_model("cnn2", description="Deeper VGG-style CNN (conv-BN-relu x2 per block, global pooling); auricle's default")
+@register_model("cnn2", description="Deeper VGG-style CNN (conv-BN-relu x2 per block, global pooling); auricle's default", streamable="window")
 def cnn2(input_shape, n_classes, *, filters=(32, 64, 128), dense=64, dropout=0.3, l1=0.0, l2=1e-4,
          batch_norm=True, width=1.0, spatial_dropout=0.1):
     import keras

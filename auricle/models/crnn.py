@@ -30,7 +30,7 @@ def _conv_front(inp, input_shape, filters, kernels, strides, padding, batch_norm
 
 
 @register_model("crnn", description="CRNN (Arik et al. 2017; Hello Edge CRNN-S): Conv2D(48, 10x4, /2) -> "
-                "2 GRU(60) -> Dense(84)", streamable="exact")
+                "2 GRU(60) -> Dense(84)", streamable="window")
 def crnn(input_shape, n_classes, *, filters=(48,), kernels=((10, 4),), strides=((2, 2),), padding="valid",
          units=(60, 60), dense=84, dropout=0.0, l1=0.0, l2=0.0, batch_norm=True, width=1.0):
     """Build a CRNN for time-major ``(frames, bins)`` input.
@@ -73,7 +73,7 @@ def crnn(input_shape, n_classes, *, filters=(48,), kernels=((10, 4),), strides=(
 
 
 @register_model("att_rnn", description="Attention RNN (de Andrade et al. 2018): (5x1) convs -> 2 BiLSTM -> "
-                "dot attention from the middle frame -> Dense")
+                "dot attention from the middle frame -> Dense", streamable="window")
 def att_rnn(input_shape, n_classes, *, filters=(10, 1), kernel=(5, 1), units=(64, 64), query="middle",
             dense=(64, 32), dropout=0.0, l1=0.0, l2=0.0, batch_norm=True, width=1.0):
     """Build the attention RNN for time-major ``(frames, bins)`` input.

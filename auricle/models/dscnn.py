@@ -37,7 +37,7 @@ def _bn(x, batch_norm, name):
 
 
 @register_model("ds_cnn", description="DS-CNN (Zhang et al. 2017, Hello Edge): conv + depthwise-separable "
-                "blocks; size s/m/l = ~24K/140K/420K params")
+                "blocks; size s/m/l = ~24K/140K/420K params", streamable="window")
 def ds_cnn(input_shape, n_classes, *, size="s", dropout=0.0, l1=0.0, l2=0.0, batch_norm=True, width=1.0):
     """Build DS-CNN-S/M/L (Zhang et al. 2017) for time-major ``(frames, bins)`` input.
 

@@ -5,7 +5,7 @@ from auricle.models.common import classifier_head, regularizer, scaled
 from auricle.models.registry import register_model
 
 
-@register_model("mlp", description="Dense layers on flattened features (course baseline)")
+@register_model("mlp", description="Dense layers on flattened features (course baseline)", streamable="window")
 def mlp(input_shape, n_classes, *, hidden=(512, 256, 64), dropout=0.3, l1=0.0, l2=0.0,
         batch_norm=False, width=1.0):
     import keras

@@ -41,7 +41,7 @@ def basic_block(x, ch, stride, *, batch_norm, reg, name):
 
 
 @register_model("resnet", description="2-D ResNet-18 layout (He et al. 2016) for spectrograms; width 0.25 "
-                "(16-128 channels, ~0.7M params) by default")
+                "(16-128 channels, ~0.7M params) by default", streamable="window")
 def resnet(input_shape, n_classes, *, blocks=(2, 2, 2, 2), filters=(64, 128, 256, 512), stem_stride=1,
            dropout=0.2, l1=0.0, l2=1e-4, batch_norm=True, width=0.25):
     """Build a 2-D ResNet for time-major ``(frames, bins)`` input.

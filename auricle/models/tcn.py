@@ -63,14 +63,14 @@ def tc_resnet(input_shape, n_classes, *, depth=8, first_channels=16, kernel=9, d
     return keras.Model(inp, out, name=f"tc_resnet{depth}")
 
 
-@register_model("tc_resnet8", description="TC-ResNet8 (Choi et al. 2019): 1-D temporal convs, frequency as channels, ~66K params")
+@register_model("tc_resnet8", description="TC-ResNet8 (Choi et al. 2019): 1-D temporal convs, frequency as channels, ~66K params", streamable="causal")
 def tc_resnet8(input_shape, n_classes, *, first_channels=16, kernel=9, dropout=0.0, l1=0.0, l2=0.0,
                batch_norm=True, width=1.0, padding="same"):
     return tc_resnet(input_shape, n_classes, depth=8, first_channels=first_channels, kernel=kernel,
                      dropout=dropout, l1=l1, l2=l2, batch_norm=batch_norm, width=width, padding=padding)
 
 
-@register_model("tc_resnet14", description="TC-ResNet14 (Choi et al. 2019): 6 residual blocks, ~137K params")
+@register_model("tc_resnet14", description="TC-ResNet14 (Choi et al. 2019): 6 residual blocks, ~137K params", streamable="causal")
 def tc_resnet14(input_shape, n_classes, *, first_channels=16, kernel=9, dropout=0.0, l1=0.0, l2=0.0,
                 batch_norm=True, width=1.0, padding="same"):
     return tc_resnet(input_shape, n_classes, depth=14, first_channels=first_channels, kernel=kernel,
