@@ -260,6 +260,9 @@ def export_run(run_dir, fmt: str, *, streaming: bool = False, out=None, mode: st
 
     if fmt not in FORMATS:
         raise ConfigError(f"unknown export format {fmt!r}", fix=f"use one of {', '.join(FORMATS)}")
+    if (Path(run_dir) / "model.joblib").exists():
+        raise ExportError("this is a classic (scikit-learn) run; only Keras runs export to ONNX/TFLite",
+                          path=run_dir, fix="use the run directly with `auricle predict`")
     run = load_run(run_dir)
     run_dir = Path(run_dir)
     out = Path(out) if out else run_dir / "export" / (fmt + ("-streaming" if streaming else ""))

@@ -31,6 +31,10 @@ def load_run(run_dir) -> Run:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise RunError("run directory not found", path=run_dir, fix="pass the --out folder of `auricle train`")
+    if (run_dir / "model.joblib").exists() and not (run_dir / "model.keras").exists():
+        from auricle.classic import load_classic
+
+        return load_classic(run_dir)
     missing = [f for f in ("config.yaml", "labels.json", "features.json", "model.keras") if not (run_dir / f).exists()]
     if missing:
         hint = ("training did not finish; resume it with `auricle train --resume " + str(run_dir) + "`"

@@ -327,6 +327,15 @@ def train(cfg: RunConfig, run_dir: str | Path, *, overwrite: bool = False, resum
     console = console or Console()
     run_dir = Path(run_dir)
     if not resume:
+        from auricle.models import get_model
+
+        if get_model(cfg.model["name"]).kind == "classic":
+            from auricle.classic import train_classic
+
+            return train_classic(cfg, run_dir, overwrite=overwrite, console=console, progress=progress)
+    elif (run_dir / "model.joblib").exists():
+        raise RunError("a classic run has nothing to resume", path=run_dir, fix="retrain it or use `auricle evaluate`")
+    if not resume:
         cfg.validate()
         _check_model_options(cfg)
     prepare_run_dir(run_dir, overwrite=overwrite, resume=resume)
