@@ -155,8 +155,11 @@ def test_bc_resnet_published_scales_grow_and_streaming_flags():
 
     sizes = [_trainable(build_model("bc_resnet", (101, 40), 12, scale=s)) for s in (1, 2, 3, 6)]
     assert sizes == sorted(sizes)
-    assert get_model("att_rnn").streamable == "no"
-    assert get_model("crnn").streamable != "no"
+    # window: exact but a full forward pass per step (look-ahead / bidirectional / attention);
+    # incremental step models exist for lstm, gru ("exact") and causal tc_resnet ("causal")
+    assert get_model("att_rnn").streamable == "window"
+    assert get_model("crnn").streamable == "window"
+    assert get_model("gru").streamable == "exact" and get_model("tc_resnet8").streamable == "causal"
 
 
 def test_models_command_lists_costs():
