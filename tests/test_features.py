@@ -270,3 +270,21 @@ def test_short_clip_and_empty_filters_warning():
     np.testing.assert_allclose(F.log_mel(y, sr=16000, n_fft=512, hop_length=160), ref, atol=DB_TOL)
     with pytest.warns(UserWarning, match="Empty filters"):
         F.mel_filterbank(sr=8000, n_fft=64, n_mels=97)
+
+
+def test_dither_is_deterministic_level_invariant_and_fills_silence():
+    rng = np.random.default_rng(3)
+    word = np.zeros(16000, np.float32)
+    word[6000:10000] = 0.3 * np.sin(2 * np.pi * 500 * np.arange(4000) / 16000) * np.hanning(4000)
+    batch = np.stack([word, 0.1 * word, word + 0.001 * rng.standard_normal(16000).astype(np.float32)])
+    cfg = F.preset("kws", normalize="per_clip", dither_db=60)
+    a = F.extract(cfg, batch)
+    np.testing.assert_array_equal(a, F.extract(cfg, batch))                  # same pattern every call
+    np.testing.assert_allclose(a[0], a[1], atol=2e-3)  # level-relative (above the amin=1e-10 power floor)
+    plain = F.extract(F.preset("kws", normalize="none"), word[None])[0]
+    dith = F.extract(F.preset("kws", dither_db=60), word[None])[0]
+    assert np.ptp(plain[:20]) == 0 and np.ptp(dith[:20]) > 5                 # silence is no longer a flat floor
+    loud = plain > plain.max() - 40
+    assert np.abs(dith - plain)[loud].max() < 0.5                              # the word itself barely moves
+    with pytest.raises(Exception, match="dither_db"):
+        F.preset("kws", dither_db=-5)

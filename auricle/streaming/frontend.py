@@ -51,6 +51,8 @@ def streaming_exactness(cfg: FeatureConfig) -> tuple[bool, str]:
     if cfg.top_db is not None:
         why.append(f"top_db={cfg.top_db:g} clamps each clip against its loudest frame (future frames "
                    "included); streaming clamps against the running maximum")
+    if getattr(cfg, "dither_db", None) is not None:
+        why.append("dither_db scales a fixed noise pattern by each clip's peak; a stream has neither")
     if cfg.normalize == "per_clip":
         why.append(f"normalize=per_clip uses whole-clip statistics; streaming uses a sliding window of "
                    f"the last {cfg.n_frames} frames")
