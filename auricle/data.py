@@ -91,7 +91,7 @@ def valid_frames(fcfg, n_samples) -> np.ndarray:
     return np.clip(f, 1, total)
 
 
-def mask_padding_(x: np.ndarray, lengths: np.ndarray, normalize: str) -> np.ndarray:
+def mask_padding_(x: np.ndarray, lengths: np.ndarray, normalize: str, floor: float | None = None) -> np.ndarray:
     """Variable-length rows in place: per-clip CMVN over the valid frames only (when the feature
     config asks for ``per_clip``), then every padding frame set to :data:`PAD_VALUE`.
 
@@ -107,7 +107,8 @@ def mask_padding_(x: np.ndarray, lengths: np.ndarray, normalize: str) -> np.ndar
         mean = (x * valid).sum(axis=1, keepdims=True, dtype=np.float64) / cnt
         var = (((x - mean) * valid) ** 2).sum(axis=1, keepdims=True, dtype=np.float64) / cnt
         x -= mean.astype(x.dtype)
-        x /= (np.sqrt(var) + CMVN_EPS).astype(x.dtype)
+        std = np.sqrt(var)
+        x /= (np.maximum(std, floor) if floor and floor > CMVN_EPS else std + CMVN_EPS).astype(x.dtype)
     x[~np.broadcast_to(valid, x.shape)] = PAD_VALUE
     return x
 
@@ -172,7 +173,7 @@ def featurize(items, labels, feature_cfg, *, crop="center", window_hop=None, str
         else:
             n_real = _row_samples(paths, fi, feature_cfg, window_hop)
         lengths = valid_frames(feature_cfg, n_real)
-        x = mask_padding_(np.array(fs.features), lengths, norm)
+        x = mask_padding_(np.array(fs.features), lengths, norm, feature_cfg.cmvn_floor)
         return SplitArrays(x, y_file[fi], paths, fi, waves, lengths), list(fs.failures)
     return SplitArrays(np.asarray(fs.features), y_file[fi], paths, fi, waves), list(fs.failures)
 

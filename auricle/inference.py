@@ -112,7 +112,8 @@ def predict_files(run: Run, paths, *, top_k: int = 3, window_hop: float | None =
             n_real = np.minimum(len(y) - (starts - offset), n) if len(y) > n else np.array([max(len(y), 1)])
             if len(y) <= n:
                 wins = fix_length(y, length=n, mode="start")[None]
-            feats = mask_padding_(extract(fc.replace(normalize="none"), wins), valid_frames(fc, n_real), fc.normalize)
+            feats = mask_padding_(extract(fc.replace(normalize="none"), wins), valid_frames(fc, n_real), fc.normalize,
+                                  fc.cmvn_floor)
             probs = predict_probs(run.model, feats)
         else:
             probs = predict_probs(run.model, extract(fc, wins))

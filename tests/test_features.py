@@ -288,3 +288,13 @@ def test_dither_is_deterministic_level_invariant_and_fills_silence():
     assert np.abs(dith - plain)[loud].max() < 0.5                              # the word itself barely moves
     with pytest.raises(Exception, match="dither_db"):
         F.preset("kws", dither_db=-5)
+
+
+def test_cmvn_floor_keeps_near_constant_bands_small():
+    x = np.zeros((1, 100, 2), np.float32)
+    x[0, :, 0] = np.linspace(-20, 20, 100)                       # a real band: std ~11.7 dB
+    x[0, :, 1] = 0.05 * np.sin(np.arange(100))                   # resampler residue: std ~0.035 dB
+    plain = F.cmvn_(x.copy())
+    floored = F.cmvn_(x.copy(), floor=5.0)
+    np.testing.assert_allclose(floored[..., 0], plain[..., 0], atol=1e-5)   # std above the floor: unchanged
+    assert plain[..., 1].std() == pytest.approx(1, abs=1e-3) and floored[..., 1].std() < 0.01
