@@ -147,3 +147,22 @@ def test_load_predictor_feeds_predict_files(runs, tmp_path, make_wav):
     wav = make_wav(tmp_path / "a.wav", sr=16000, seconds=1.0)
     preds = predict_files(load_predictor(out, "onnx"), [wav], top_k=2)
     assert len(preds) == 1 and len(preds[0].top) == 2 and preds[0].error is None
+
+
+def test_predict_cli_with_onnx_runtime_matches_keras(runs, tmp_path, make_wav):
+    import json
+
+    from typer.testing import CliRunner
+
+    from auricle.cli import app
+    from auricle.export import export_run
+
+    out = export_run(runs["gru"], "onnx", out=tmp_path / "o")
+    wav = make_wav(tmp_path / "a.wav", sr=16000, seconds=1.0)
+    r = CliRunner()
+    a = r.invoke(app, ["predict", str(out), str(wav), "--runtime", "onnx", "--format", "json"])
+    b = r.invoke(app, ["predict", str(runs["gru"]), str(wav), "--format", "json"])
+    assert a.exit_code == 0 and b.exit_code == 0, a.output + b.output
+    pa, pb = json.loads(a.output)[0], json.loads(b.output)[0]
+    assert pa["label"] == pb["label"]
+    assert abs(pa["probability"] - pb["probability"]) < 1e-4
