@@ -1,0 +1,38 @@
+"""Training slow-down caused by on-the-fly augmentation (issue: augmentation).
+
+Trains the default recipe on the built-in demo data for a few epochs twice — with its
+augmentation chain (waveform transforms + feature extraction per batch, threaded prefetch)
+and with --no-augment (cached features) — and prints seconds per epoch (median, first epoch
+excluded).  Run by hand:  .venv/bin/python bench/aug_slowdown.py [--epochs 8]
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--epochs", type=int, default=8)
+    args = ap.parse_args()
+    auricle = str(Path(sys.executable).parent / "auricle")
+    res = {}
+    for name, extra in {"augmented": [], "no-augment": ["--no-augment"]}.items():
+        out = HERE / "out" / "aug_slowdown" / name
+        cmd = [auricle, "train", "demo", "--out", str(out), "--overwrite", "--epochs", str(args.epochs), *extra]
+        print("$", " ".join(cmd), flush=True)
+        subprocess.run(cmd, check=True, capture_output=True)
+        secs = [float(r["seconds"]) for r in csv.DictReader(open(out / "history.csv"))][1:]
+        res[name] = statistics.median(secs)
+        print(f"  {name:<11} {res[name]:.2f} s/epoch (median of epochs 2-{args.epochs})", flush=True)
+    print(f"slow-down from augmentation: {res['augmented'] / res['no-augment']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
