@@ -98,18 +98,12 @@ def mask_padding_(x: np.ndarray, lengths: np.ndarray, normalize: str, floor: flo
     Features of a zero-padded clip equal those of the unpadded clip on the valid frames (the
     STFT centre padding is zeros either way), so a masked model sees exactly the clip.
     """
-    from auricle.features import CMVN_EPS
+    from auricle.features import cmvn_
 
-    t = np.arange(x.shape[1])[None, :]
-    valid = (t < np.asarray(lengths)[:, None])[..., None]  # (N, T, 1)
-    if normalize == "per_clip":
-        cnt = np.maximum(valid.sum(axis=1, keepdims=True), 1)
-        mean = (x * valid).sum(axis=1, keepdims=True, dtype=np.float64) / cnt
-        var = (((x - mean) * valid) ** 2).sum(axis=1, keepdims=True, dtype=np.float64) / cnt
-        x -= mean.astype(x.dtype)
-        std = np.sqrt(var)
-        x /= (np.maximum(std, floor) if floor and floor > CMVN_EPS else std + CMVN_EPS).astype(x.dtype)
-    x[~np.broadcast_to(valid, x.shape)] = PAD_VALUE
+    for i, n in enumerate(np.asarray(lengths, dtype=np.int64)):
+        if normalize == "per_clip":
+            cmvn_(x[i:i + 1, :n], floor=floor)
+        x[i, n:] = PAD_VALUE
     return x
 
 
@@ -158,17 +152,18 @@ def featurize(items, labels, feature_cfg, *, crop="center", window_hop=None, str
                          silence=silence)
     y_file = np.array([lab_index[it.label] for it in items], dtype=np.int64)
     fi = np.asarray(fs.file_index, dtype=np.int64)
-    waves = None
+    clips = waves = None
     if with_waves:
-        waves, _ = load_clips(paths, sr=feature_cfg.sr, n_samples=feature_cfg.n_samples, crop=crop,
+        clips, _ = load_clips(paths, sr=feature_cfg.sr, n_samples=feature_cfg.n_samples, crop=crop,
                               strict=strict, workers=workers, progress=progress, silence=silence)
-        waves = waves[fi]
+        waves = clips[fi]
     if variable_length:
         if silence and silence.get("trim_db") is not None:
-            # lengths after trimming are only known from the audio itself
-            w, _ = load_clips(paths, sr=feature_cfg.sr, n_samples=feature_cfg.n_samples, crop="start",
-                              workers=workers, progress=False, silence=silence)
-            nz = np.abs(w) > 0
+            # lengths after trimming are only known from the audio itself (crop is "start" here)
+            if clips is None:
+                clips, _ = load_clips(paths, sr=feature_cfg.sr, n_samples=feature_cfg.n_samples, crop=crop,
+                                      workers=workers, progress=False, silence=silence)
+            nz = np.abs(clips) > 0
             n_real = np.where(nz.any(1), feature_cfg.n_samples - np.argmax(nz[:, ::-1], axis=1), 1)[fi]
         else:
             n_real = _row_samples(paths, fi, feature_cfg, window_hop)

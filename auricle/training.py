@@ -418,11 +418,10 @@ def train(cfg: RunConfig, run_dir: str | Path, *, overwrite: bool = False, resum
                                                     factor=0.5, patience=3, min_lr=1e-5, verbose=0))
     val_data = (va.x, keras.utils.to_categorical(va.y, n_cls)) if va is not None and len(va.y) else None
 
+    weights = None if cw is None else np.array([cw[int(c)] for c in tr.y], dtype="float32")
     if variable:
-        weights = None if cw is None else np.array([cw[int(c)] for c in tr.y], dtype="float32")
         fit_kw = dict(x=_bucket_class()(tr.x, y_tr, tr.lengths, chain, cfg.train.batch_size, cfg.train.seed, weights))
     elif use_waves:
-        weights = None if cw is None else np.array([cw[int(c)] for c in tr.y], dtype="float32")
         train_data = _batches_class()(tr.waves, y_tr, fcfg, chain, cfg.train.batch_size, cfg.train.seed, weights,
                                       workers=cfg.train.workers)
         fit_kw = dict(x=train_data)

@@ -65,42 +65,54 @@ def _check_order(owner: str, order) -> int:
     return int(order)
 
 
-class LowPass(Transform):
+class _CutoffFilter(Transform):
+    """Shared body of the one-cutoff Butterworth filters: a cutoff log-uniform in
+    ``[min_cutoff_hz, max_cutoff_hz]`` on the 1/24-octave grid; subclasses give the band edges."""
+
+    btype = ""
+
+    def __init__(self, min_cutoff_hz: float, max_cutoff_hz: float, order: int = 4, p: float = 0.5):
+        super().__init__(p)
+        self.min_cutoff_hz, self.max_cutoff_hz = check_range(self.name, "min_cutoff_hz", min_cutoff_hz,
+                                                             "max_cutoff_hz", max_cutoff_hz, minimum=0.0, strict_min=True)
+        self.order = _check_order(self.name, order)
+
+    def randomize(self, n, rng):
+        return {"cutoff_hz": log_uniform(self.min_cutoff_hz, self.max_cutoff_hz, n, rng, STEPS_PER_OCTAVE)}
+
+    def _edges(self, cutoff_hz):
+        raise NotImplementedError
+
+    def apply(self, x, *, cutoff_hz, sr=16000, rng=None, **_):
+        return filter_rows(x, self.btype, *self._edges(cutoff_hz), sr, self.order)
+
+
+class LowPass(_CutoffFilter):
     """Butterworth low-pass (``order`` n: 6n dB/octave) with a cutoff log-uniform in
     ``[min_cutoff_hz, max_cutoff_hz]``: muffled / band-limited recordings."""
 
     name = "low_pass"
+    btype = "lowpass"
 
     def __init__(self, min_cutoff_hz: float = 1000.0, max_cutoff_hz: float = 7000.0, order: int = 4, p: float = 0.5):
-        super().__init__(p)
-        self.min_cutoff_hz, self.max_cutoff_hz = check_range(self.name, "min_cutoff_hz", min_cutoff_hz,
-                                                             "max_cutoff_hz", max_cutoff_hz, minimum=0.0, strict_min=True)
-        self.order = _check_order(self.name, order)
+        super().__init__(min_cutoff_hz, max_cutoff_hz, order, p)
 
-    def randomize(self, n, rng):
-        return {"cutoff_hz": log_uniform(self.min_cutoff_hz, self.max_cutoff_hz, n, rng, STEPS_PER_OCTAVE)}
-
-    def apply(self, x, *, cutoff_hz, sr=16000, rng=None, **_):
-        return filter_rows(x, "lowpass", 0.0, cutoff_hz, sr, self.order)
+    def _edges(self, cutoff_hz):
+        return 0.0, cutoff_hz
 
 
-class HighPass(Transform):
+class HighPass(_CutoffFilter):
     """Butterworth high-pass with a cutoff log-uniform in ``[min_cutoff_hz, max_cutoff_hz]``:
     thin / small-speaker recordings, or removal of rumble."""
 
     name = "high_pass"
+    btype = "highpass"
 
     def __init__(self, min_cutoff_hz: float = 20.0, max_cutoff_hz: float = 600.0, order: int = 4, p: float = 0.5):
-        super().__init__(p)
-        self.min_cutoff_hz, self.max_cutoff_hz = check_range(self.name, "min_cutoff_hz", min_cutoff_hz,
-                                                             "max_cutoff_hz", max_cutoff_hz, minimum=0.0, strict_min=True)
-        self.order = _check_order(self.name, order)
+        super().__init__(min_cutoff_hz, max_cutoff_hz, order, p)
 
-    def randomize(self, n, rng):
-        return {"cutoff_hz": log_uniform(self.min_cutoff_hz, self.max_cutoff_hz, n, rng, STEPS_PER_OCTAVE)}
-
-    def apply(self, x, *, cutoff_hz, sr=16000, rng=None, **_):
-        return filter_rows(x, "highpass", cutoff_hz, np.inf, sr, self.order)
+    def _edges(self, cutoff_hz):
+        return cutoff_hz, np.inf
 
 
 class BandPass(Transform):

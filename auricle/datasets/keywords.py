@@ -22,6 +22,7 @@ import hashlib
 import json
 import math
 import os
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -135,10 +136,7 @@ def _silence_items(ds, split, n, *, noise_dir, cache_dir, sr, duration, seed, la
         waves = [w for w in waves if len(w)]
         for i in range(n):
             save(tmp / paths[i].name, _silence_clip(rng, waves, n_samples), sr)
-        tmp.mkdir(exist_ok=True)
-        if folder.exists():
-            import shutil
-            shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(folder, ignore_errors=True)  # an incomplete earlier entry
         os.replace(tmp, folder)
     return [Item(str(p), label, f"{SILENCE}:{split}", split, {"kind": "silence"}) for p in paths]
 
