@@ -40,6 +40,7 @@ class DataConfig:
     variable_length: bool = False    # pad short clips at the end and mask the padding (sequence models)
     trim_db: float | None = None     # trim leading/trailing silence (dB below the loudest frame) before cropping
     drop_silent_db: float | None = None  # with window_hop: drop windows this many dB below the loudest window
+    band_limit: str = "auto"         # auto: cap features.fmax at the recordings' own Nyquist (8 kHz data -> 4 kHz); off
     strict: bool = False             # fail on the first unreadable file instead of skipping it
     options: dict = field(default_factory=dict)  # layout-specific options
     keywords: list | None = None     # target words; others -> _unknown_, plus _silence_ (Speech Commands style)
@@ -128,6 +129,8 @@ class RunConfig:
             raise ConfigError(f"data.split_by must be 'group' or 'item', got '{d.split_by}'")
         if not isinstance(self.model, dict) or "name" not in self.model:
             raise ConfigError("model must be a mapping with a 'name'", fix="e.g. model: {name: cnn, options: {}}")
+        if d.band_limit not in ("auto", "off"):
+            raise ConfigError(f"data.band_limit must be 'auto' or 'off', got {d.band_limit!r}")
         for k in ("trim_db", "drop_silent_db"):
             v = getattr(d, k)
             if v is not None and not (isinstance(v, (int, float)) and 0 < v <= 120):

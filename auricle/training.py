@@ -132,13 +132,15 @@ def _batches_class():
     import keras
 
     class AugmentedBatches(keras.utils.PyDataset):
-        """Waveforms -> augment -> features -> SpecAugment, one batch at a time, seeded per (epoch, batch)."""
+        """Waveforms -> augment -> features -> SpecAugment, one batch at a time, seeded per (epoch, batch).
+        Without waveform transforms it starts from the cached features (``feats``)."""
 
-        def __init__(self, waves, y_onehot, fcfg, chain, batch_size, seed, weights=None, workers=2):
+        def __init__(self, waves, y_onehot, fcfg, chain, batch_size, seed, weights=None, workers=2, feats=None):
             # threads, not processes: FFTs and BLAS release the GIL, and batches are a pure
             # function of (seed, epoch, index), so prefetching keeps training reproducible
             super().__init__(workers=max(1, int(workers)), use_multiprocessing=False, max_queue_size=8)
             self.waves, self.y, self.fcfg, self.chain = waves, y_onehot, fcfg, chain
+            self.feats = feats  # with waves=None: cached features, feature-domain transforms only
             self.bs, self.seed, self.weights = batch_size, seed, weights
             self.epoch = 0
             self._order = self._perm()
@@ -154,9 +156,12 @@ def _batches_class():
 
             idx = np.sort(self._order[i * self.bs:(i + 1) * self.bs])
             rng = np.random.default_rng([self.seed, self.epoch, i])
-            w = self.chain.apply_waveform(self.waves[idx], rng, sr=self.fcfg.sr)
-            x = extract(self.fcfg, w)
-            x = self.chain.apply_features(x, rng)
+            if self.feats is not None:  # feature-domain transforms only: start from the cached features
+                x = np.array(self.feats[idx])
+            else:
+                w = self.chain.apply_waveform(self.waves[idx], rng, sr=self.fcfg.sr)
+                x = extract(self.fcfg, w)
+            x = self.chain.apply_features(x, rng, fcfg=self.fcfg)
             if self.weights is not None:
                 return x, self.y[idx], self.weights[idx]
             return x, self.y[idx]
@@ -176,9 +181,10 @@ def _bucket_class():
         cut into batches, batch order shuffled per epoch, each batch cropped to its longest
         row (masked sequence models then skip the rest).  Seeded per (epoch, batch)."""
 
-        def __init__(self, x, y_onehot, lengths, chain, batch_size, seed, weights=None):
+        def __init__(self, x, y_onehot, lengths, chain, batch_size, seed, weights=None, fcfg=None):
             super().__init__()
             self.x, self.y, self.lengths, self.chain = x, y_onehot, np.asarray(lengths), chain
+            self.fcfg = fcfg
             self.bs, self.seed, self.weights = batch_size, seed, weights
             order = np.argsort(self.lengths, kind="stable")
             self.batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
@@ -196,7 +202,7 @@ def _bucket_class():
             t = int(self.lengths[idx].max())
             x = np.array(self.x[idx, :t])
             if self.chain is not None and self.chain.features:
-                x = self.chain.apply_features(x, np.random.default_rng([self.seed, self.epoch, i]))
+                x = self.chain.apply_features(x, np.random.default_rng([self.seed, self.epoch, i]), fcfg=self.fcfg)
             if self.weights is not None:
                 return x, self.y[idx], self.weights[idx]
             return x, self.y[idx]
@@ -346,6 +352,15 @@ def train(cfg: RunConfig, run_dir: str | Path, *, overwrite: bool = False, resum
     else:
         cfg.validate()
         _check_model_options(cfg)
+    dataset = None
+    if not resume:
+        from auricle import data as data_mod
+
+        if cfg.data.band_limit == "auto":
+            fcfg0 = cfg.feature_config()
+            dataset = data_mod.load_dataset(cfg.data, progress=progress, cache_dir=cfg.train.cache_dir,
+                                            sr=fcfg0.sr, duration=fcfg0.n_samples / fcfg0.sr)
+            data_mod.band_limit(cfg, dataset.items, console=console)
         cfg.save(run_dir / "config.yaml")
 
     import keras
@@ -363,7 +378,7 @@ def train(cfg: RunConfig, run_dir: str | Path, *, overwrite: bool = False, resum
 
     t_start = time.time()
     console.print(f"[bold]auricle train[/bold] -> {run_dir}")
-    prep, ds = data_mod.prepare(cfg, progress=progress, with_train_waves=use_waves)
+    prep, ds = data_mod.prepare(cfg, progress=progress, with_train_waves=use_waves, dataset=dataset)
     if prep.failures:
         console.print(f"[yellow]skipped {len(prep.failures)} unreadable file(s)[/yellow] (first: {prep.failures[0][0]}: "
                       f"{prep.failures[0][1]}); use data.strict: true to fail instead")
@@ -420,10 +435,15 @@ def train(cfg: RunConfig, run_dir: str | Path, *, overwrite: bool = False, resum
 
     weights = None if cw is None else np.array([cw[int(c)] for c in tr.y], dtype="float32")
     if variable:
-        fit_kw = dict(x=_bucket_class()(tr.x, y_tr, tr.lengths, chain, cfg.train.batch_size, cfg.train.seed, weights))
+        fit_kw = dict(x=_bucket_class()(tr.x, y_tr, tr.lengths, chain, cfg.train.batch_size, cfg.train.seed, weights,
+                                        fcfg=fcfg))
     elif use_waves:
         train_data = _batches_class()(tr.waves, y_tr, fcfg, chain, cfg.train.batch_size, cfg.train.seed, weights,
                                       workers=cfg.train.workers)
+        fit_kw = dict(x=train_data)
+    elif chain.features:  # SpecAugment etc. without waveform transforms (or windowed long files)
+        train_data = _batches_class()(None, y_tr, fcfg, chain, cfg.train.batch_size, cfg.train.seed, weights,
+                                      workers=cfg.train.workers, feats=tr.x)
         fit_kw = dict(x=train_data)
     else:
         fit_kw = dict(x=tr.x, y=y_tr, batch_size=cfg.train.batch_size, shuffle=True, class_weight=cw)

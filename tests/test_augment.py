@@ -291,7 +291,7 @@ def test_full_chain_from_config(tmp_path, make_wav):
     make_wav(tmp_path / "n" / "a.wav", sr=22050, seconds=0.3, freq=None, channels=2)
     spec = {name: {**opts, "p": 0.7} for name, opts in _all_transforms(tmp_path / "n").items()}
     chain = build_chain(spec)
-    assert len(chain.waveform) == len(TRANSFORMS) - 1 and len(chain.features) == 1
+    assert len(chain.waveform) == len(TRANSFORMS) - 2 and len(chain.features) == 2
     x = np.random.default_rng(2).standard_normal((8, SR)).astype("float32") * 0.1
     a = chain.apply_waveform(x, np.random.default_rng(3), sr=SR)
     assert np.array_equal(a, chain.apply_waveform(x, np.random.default_rng(3), sr=SR))
@@ -352,3 +352,73 @@ def test_noise_bank_pickles_without_audio(tmp_path, make_wav):
     a = t(x, np.random.default_rng(0), sr=SR)
     t2 = pickle.loads(pickle.dumps(t))
     assert t2.bank._cache == {} and np.array_equal(t2(x, np.random.default_rng(0), sr=SR), a)
+
+
+def test_generated_noise_bank_windows_are_unit_rms_colored_and_wrap():
+    from auricle.augment.noise import bank_segments, noise_bank
+
+    n = 4000
+    bank = noise_bank("pink", n)
+    period = bank.shape[0] - n
+    assert not bank.flags.writeable
+    np.testing.assert_array_equal(bank[period:], bank[:n])  # circular: a wrapped window is a slice
+    assert noise_bank("pink", n) is bank  # generated once
+    seg = bank_segments("pink", n, np.array([0.0, 0.5, 1.0 - 1e-12]))
+    np.testing.assert_allclose(np.sqrt((seg.astype(np.float64) ** 2).mean(1)), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(seg[0] * np.sqrt((bank[:n] ** 2).mean()), bank[:n], rtol=1e-5, atol=1e-6)
+    # energy per octave: white doubles, pink stays, brown halves (averaged over a long stretch)
+    for color, ratio in (("white", 2.0), ("pink", 1.0), ("brown", 0.5)):
+        p = np.abs(np.fft.rfft(noise_bank(color, n)[:period])) ** 2
+        f = np.arange(p.size) * (n / period)  # cycles per clip
+        lo, hi = p[(f >= 40) & (f < 80)].sum(), p[(f >= 80) & (f < 160)].sum()
+        assert abs(hi / lo / ratio - 1) < 0.1, (color, hi / lo)
+        assert p[f < 1].sum() < 1e-9 * p.sum() or color == "white"  # nothing below one cycle per clip
+
+
+def test_noise_offsets_pin_the_generated_window():
+    x = np.zeros((2, 1000), "float32") + 0.1
+    a = AddNoise(colors=["pink"]).apply(x, snr_db=np.array([10.0, 10.0]), color=np.array([0, 0]),
+                                        offset=np.array([0.25, 0.25]))
+    np.testing.assert_array_equal(a[0], a[1])
+    b = AddNoise(colors=["pink"]).apply(x[:1], snr_db=np.array([10.0]), color=np.array([0]), offset=np.array([0.5]))
+    assert not np.allclose(a[0], b[0])
+
+
+def test_freq_warp_exact_values_on_linear_and_mel_axes():
+    from auricle.augment import FreqWarp
+    from auricle.features import mel_frequencies, preset
+
+    x = np.arange(8, dtype="float32")[None, None, :].repeat(2, 1)  # value = bin index
+    t = FreqWarp()
+    np.testing.assert_allclose(t.apply(x, alpha=np.array([1.0])), x)
+    # linear bins (no config): value at bin f comes from bin f / alpha
+    np.testing.assert_allclose(t.apply(x, alpha=np.array([2.0]))[0, 0], np.arange(8) / 2.0, atol=1e-6)
+    np.testing.assert_allclose(t.apply(x, alpha=np.array([0.5]))[0, 0], np.minimum(np.arange(8) * 2.0, 7))
+    # on a mel axis it is a frequency scaling: a peak at the bin centred on f moves to ~alpha * f
+    cfg = preset("kws")
+    centres = mel_frequencies(42, fmin=cfg.fmin, fmax=cfg.fmax)[1:-1]
+    k = 20
+    spec = np.zeros((1, 3, 40), "float32")
+    spec[0, :, k] = 1.0
+    out = t.apply(spec, alpha=np.array([1.1]), fcfg=cfg)
+    peak = centres[out[0, 0].argmax()]
+    assert abs(peak / (centres[k] * 1.1) - 1) < 0.03
+    with pytest.raises(ConfigError, match="freq_warp needs"):
+        t.apply(spec[:, :, :13], alpha=np.array([1.1]), fcfg=preset("mfcc40"))
+
+
+def test_feature_only_augmentation_is_applied_from_cached_features(tmp_path):
+    """Regression: with only feature-domain transforms (SpecAugment, freq_warp) training used the
+    cached features as they were, silently without augmentation."""
+    from auricle.training import _batches_class
+    from auricle.features import preset
+
+    feats = np.random.default_rng(0).standard_normal((8, 101, 40)).astype("float32")
+    y = np.eye(2, dtype="float32")[np.arange(8) % 2]
+    chain = build_chain({"spec_augment": {"p": 1.0, "max_time": 20}})
+    ds = _batches_class()(None, y, preset("kws"), chain, 4, 0, feats=feats)
+    xb, yb = ds[0]
+    idx = np.sort(ds._order[:4])
+    assert xb.shape == (4, 101, 40) and np.array_equal(yb, y[idx])
+    assert not np.allclose(xb, feats[idx])  # masked
+    np.testing.assert_array_equal(ds[0][0], xb)  # a pure function of (seed, epoch, index)

@@ -25,7 +25,7 @@ def _clip(kind, rng, seconds=0.5):
     return (rng.uniform(0.05, 0.5) * y * env).astype("float32")
 
 
-def make_dataset(root, *, groups=8, per=3, classes=("low", "high", "noise"), seed=0):
+def make_dataset(root, *, groups=8, per=3, classes=("low", "high", "noise"), seed=0, sr=SR):
     rng = np.random.default_rng(seed)
     root.mkdir(parents=True, exist_ok=True)
     rows = ["path,label,group"]
@@ -34,7 +34,8 @@ def make_dataset(root, *, groups=8, per=3, classes=("low", "high", "noise"), see
             for i in range(per):
                 rel = f"{c}/spk{g}_{i}.wav"
                 (root / c).mkdir(exist_ok=True)
-                sf.write(root / rel, _clip(c, rng), SR)
+                y = _clip(c, rng)
+                sf.write(root / rel, y if sr == SR else y[::SR // sr], sr)
                 rows.append(f"{rel},{c},spk{g}")
     (root / "manifest.csv").write_text("\n".join(rows) + "\n")
     return root
@@ -295,3 +296,31 @@ def test_variable_length_needs_a_masking_model(tmp_path):
     cfg.data.variable_length = True
     with pytest.raises(ModelError, match="masks padding"):
         train(cfg, tmp_path / "run")
+
+
+def test_band_limit_caps_fmax_at_the_recordings_nyquist(tmp_path):
+    """8 kHz recordings on the 16 kHz kws front end: fmax becomes 4 kHz, saved with the run and
+    used again by evaluation; ``data.band_limit: off`` and full-band data leave it alone."""
+    from auricle.data import band_limit, load_dataset
+    from auricle.evaluation import evaluate_run
+    from auricle.training import train
+
+    root = make_dataset(tmp_path / "d8", groups=6, per=2, sr=8000)
+    cfg = small_config(root, tmp_path, epochs=1)
+    m = train(cfg, tmp_path / "run")
+    saved = RunConfig.load(tmp_path / "run" / "config.yaml")
+    assert saved.feature_config().fmax == 4000.0
+    assert evaluate_run(tmp_path / "run")["accuracy"] == pytest.approx(m["accuracy"])
+
+    items = load_dataset(small_config(root, tmp_path).data, progress=False).items
+    off = small_config(root, tmp_path)
+    off.data.band_limit = "off"
+    assert band_limit(off, items) is None and off.feature_config().fmax == 8000.0
+    full = make_dataset(tmp_path / "d16", groups=2, per=1)
+    cfg16 = small_config(full, tmp_path)
+    assert band_limit(cfg16, load_dataset(cfg16.data, progress=False).items) is None
+    assert cfg16.feature_config().fmax == 8000.0
+    with pytest.raises(Exception, match="band_limit"):
+        bad = small_config(root, tmp_path)
+        bad.data.band_limit = "yes"
+        bad.validate()

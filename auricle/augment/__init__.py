@@ -1,7 +1,7 @@
 """On-the-fly training augmentation: one transform per class, a Compose, and a config builder.
 
 Waveform transforms run on ``(N, samples)`` batches before feature extraction; feature
-transforms (SpecAugment) after it.  Everything is seeded through a ``numpy`` Generator.
+transforms (SpecAugment, freq_warp) after it.  Everything is seeded through a ``numpy`` Generator.
 
 Registered names (the keys of a config's ``augment:`` mapping; every one also takes ``p``):
 
@@ -20,17 +20,18 @@ Registered names (the keys of a config's ``augment:`` mapping; every one also ta
 ``band_pass``       ``min/max_center_hz``, ``min/max_bandwidth_octaves``, ``order``
 ``reverb``          ``min_rt60``, ``max_rt60`` (s), ``min_wet``, ``max_wet``, ``predelay_ms``
 ``spec_augment``    ``time_masks``, ``max_time``, ``freq_masks``, ``max_freq``, ``time_warp``
+``freq_warp``       ``min_alpha``, ``max_alpha``  VTLP: scale the frequency axis of the features
 ==================  ==========================================================================
 """
 from auricle.augment.base import TRANSFORMS, Compose, Transform, build_chain
 from auricle.augment.dynamics import Compressor
 from auricle.augment.filters import BandPass, HighPass, LowPass
-from auricle.augment.noise import AddNoise, BackgroundNoise, NoiseBank, colored_noise
+from auricle.augment.noise import AddNoise, BackgroundNoise, NoiseBank, colored_noise, noise_bank
 from auricle.augment.reverb import Reverb
-from auricle.augment.spec import SpecAugment
+from auricle.augment.spec import FreqWarp, SpecAugment
 from auricle.augment.stretch import PitchShift, Speed, Tempo
 from auricle.augment.waveform import Gain, TimeShift
 
-__all__ = ["TRANSFORMS", "Compose", "Transform", "build_chain", "SpecAugment", "AddNoise", "BackgroundNoise",
-           "NoiseBank", "Gain", "TimeShift", "colored_noise", "Speed", "Tempo", "PitchShift", "Compressor",
+__all__ = ["TRANSFORMS", "Compose", "Transform", "build_chain", "SpecAugment", "FreqWarp", "AddNoise", "BackgroundNoise",
+           "NoiseBank", "noise_bank", "Gain", "TimeShift", "colored_noise", "Speed", "Tempo", "PitchShift", "Compressor",
            "LowPass", "HighPass", "BandPass", "Reverb"]

@@ -80,7 +80,7 @@ def preview(source: str, file: Path, out: Path, *, n: int = 6, seed: int = 0) ->
         aug = mels[1:]
         for t in chain.features:
             before = aug
-            aug = t(aug, rng)
+            aug = t(aug, rng, fcfg=mcfg)
             for i in np.flatnonzero((aug != before).reshape(n, -1).any(axis=1)):
                 on_features[i].append(t.name)
         mels = np.concatenate([mels[:1], aug])
