@@ -344,6 +344,7 @@ def train(cfg: RunConfig, run_dir: str | Path, *, overwrite: bool = False, resum
     if not resume:
         cfg.validate()
         _check_model_options(cfg)
+        _check_augment(cfg)
     prepare_run_dir(run_dir, overwrite=overwrite, resume=resume)
     if resume:
         cfg = RunConfig.load(run_dir / "config.yaml")
@@ -483,6 +484,17 @@ def train(cfg: RunConfig, run_dir: str | Path, *, overwrite: bool = False, resum
     metrics = evaluate_prepared(model, prep, run_dir, cfg=cfg, info=info, console=console)
     shutil.rmtree(run_dir / "checkpoint", ignore_errors=True)
     return metrics
+
+
+def _check_augment(cfg) -> None:
+    """Fail before any work when the augmentation chain cannot run on the run's features."""
+    from auricle.augment import build_chain
+    from auricle.augment.spec import FreqWarp, bin_frequencies
+
+    fcfg = cfg.feature_config()
+    for t in build_chain(cfg.augment).features:
+        if isinstance(t, FreqWarp) and fcfg.kind not in ("log_mel", "spectrogram"):
+            bin_frequencies(fcfg, 0)  # raises the ConfigError that names the fix
 
 
 def _check_model_options(cfg) -> None:

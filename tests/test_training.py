@@ -324,3 +324,16 @@ def test_band_limit_caps_fmax_at_the_recordings_nyquist(tmp_path):
         bad = small_config(root, tmp_path)
         bad.data.band_limit = "yes"
         bad.validate()
+
+
+def test_freq_warp_on_mfcc_fails_before_any_work(tmp_path):
+    from auricle.errors import ConfigError
+    from auricle.training import train
+
+    root = make_dataset(tmp_path / "d", groups=4, per=1)
+    cfg = small_config(root, tmp_path, epochs=1)
+    cfg.features = {"preset": "mfcc40", "duration": 0.5}
+    cfg.augment = {"freq_warp": {"p": 0.5}}
+    with pytest.raises(ConfigError, match="augment.freq_warp=false"):
+        train(cfg, tmp_path / "run")
+    assert not (tmp_path / "run").exists()

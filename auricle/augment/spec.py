@@ -93,7 +93,8 @@ def bin_frequencies(fcfg, bins: int) -> np.ndarray:
     if fcfg.kind == "spectrogram":
         return np.arange(bins, dtype=np.float64) * fcfg.sr / fcfg.n_fft
     raise ConfigError(f"freq_warp needs a frequency axis (log_mel or spectrogram features), not {fcfg.kind!r}",
-                      fix="remove freq_warp from augment:, or use features.kind: log_mel")
+                      fix="drop it with --set augment.freq_warp=false (or remove it from augment:), "
+                          "or use log-mel features")
 
 
 class FreqWarp(Transform):
