@@ -117,12 +117,13 @@ def main(argv=None):
     t_spec = best_time(lambda: chain.apply_features(feats, np.random.default_rng(args.seed)), args.min_time)
     t_all = best_time(whole, args.min_time)
     print(f"{'chain: waveform part':<34}{t_wave * 1e3:9.2f}{clips_per_s(t_wave):10.0f}{t_wave / t_extract:11.2f}")
-    print(f"{'chain: spec_augment part':<34}{t_spec * 1e3:9.2f}{clips_per_s(t_spec):10.0f}{t_spec / t_extract:11.2f}")
+    print(f"{'chain: feature part':<34}{t_spec * 1e3:9.2f}{clips_per_s(t_spec):10.0f}{t_spec / t_extract:11.2f}")
     print(f"{'augment + extract (a train batch)':<34}{t_all * 1e3:9.2f}{clips_per_s(t_all):10.0f}{t_all / t_extract:11.2f}")
     slow = (t_wave + t_spec) / t_extract
-    print(f"\n=> the default chain costs {slow:.2f}x feature extraction: the data pipeline per batch goes from "
-          f"{t_extract * 1e3:.1f} ms (features only) to {t_all * 1e3:.1f} ms ({t_all / t_extract:.2f}x); "
-          f"training slows down by at most that factor, less when the model step dominates.")
+    print(f"\n=> the default chain costs {slow:.2f}x feature extraction.  Training from cached features pays "
+          f"neither; on-the-fly augmentation pays {t_all * 1e3:.1f} ms of CPU per batch ({clips_per_s(t_all):.0f} "
+          f"clips/s on one core), mostly the log-mel extraction of the augmented audio.  How much that slows "
+          f"training depends on the model step and on free cores: see bench/aug_slowdown.py.")
 
     print("\nother transforms, default options, p=1:")
     print(head)

@@ -313,7 +313,7 @@ def test_default_recipe_chain_unchanged():
     from auricle.config import recipe
 
     chain = build_chain(recipe("default").augment)
-    assert [t.name for t in chain.transforms] == ["time_shift", "gain", "noise", "spec_augment"]
+    assert [t.name for t in chain.transforms] == ["time_shift", "gain", "noise", "freq_warp"]
     assert chain.transforms[2].colors == ("white", "pink", "brown") and chain.transforms[2].bank is None
 
 

@@ -32,7 +32,7 @@ def preview(source: str, file: Path, out: Path, *, n: int = 6, seed: int = 0) ->
 
     The clip is loaded at the config's feature sample rate and cropped/padded (centre) to the
     feature duration, as in training.  Waveform transforms run as one batch, like a training
-    batch; feature transforms (SpecAugment) are applied to the plotted log-mels.
+    batch; feature transforms (SpecAugment, freq_warp) are applied to the plotted log-mels.
     """
     import numpy as np
 
