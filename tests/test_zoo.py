@@ -195,3 +195,14 @@ def test_bc_resnet_inference_mode_agrees_with_training_mode_once_trained():
     training = np.asarray(m(x, training=True)).argmax(1)
     assert (training == y).mean() == 1.0
     assert (inference == y).mean() >= 0.98
+
+
+def test_models_command_narrow_terminal_keeps_numbers_on_one_line():
+    from typer.testing import CliRunner
+
+    from auricle.cli import app
+
+    r = CliRunner().invoke(app, ["models", "--input", "49x10", "--classes", "12"], env={"COLUMNS": "80"})
+    assert r.exit_code == 0, r.output
+    assert "24,332" in r.output and "widen the terminal" in r.output
+    assert max(len(line) for line in r.output.splitlines()) <= 80

@@ -46,22 +46,26 @@ def models(
                 return f"{n / div:.2f}{unit}"
         return f"{n:.0f}"
 
-    t = Table(title=f"models for input {features} {shape}, {classes} classes")
-    for c in ("name", "params", "MACs", "float32 kB", "int8 kB", "streaming", "description"):
+    # descriptions squeezed into a narrow terminal wrap a word per line and bury the numbers:
+    # below 110 columns they are left out (`COLUMNS=200 auricle models` shows them)
+    wide = console.width >= 110
+    t = Table(title=f"models for input {features} {shape}, {classes} classes"
+              + ("" if wide else " (widen the terminal for descriptions)"))
+    for c in ("name", "params", "MACs", "float32 kB", "int8 kB", "streaming") + (("description",) if wide else ()):
         t.add_column(c, justify="right" if c in ("params", "MACs", "float32 kB", "int8 kB") else "left",
-                     no_wrap=c == "name")
+                     no_wrap=c != "description")
     for spec in list_models():
         if spec.kind == "classic":
-            t.add_row(spec.name, "-", "-", "-", "-", "no", f"(classic, summary features) {spec.description}")
+            t.add_row(spec.name, "-", "-", "-", "-", "no", *([f"(classic, summary features) {spec.description}"] if wide else []))
             continue
         try:
             p = model_profile(spec.build(shape, classes))
         except Exception as exc:  # a model that cannot take this input (e.g. too few frames)
             t.add_row(spec.name, "-", "-", "-", "-", spec.streamable,
-                      f"[red]cannot build for {shape}: {type(exc).__name__}[/red]")
+                      *([f"[red]cannot build for {shape}: {type(exc).__name__}[/red]"] if wide else []))
             continue
         t.add_row(spec.name, f"{p['params']:,}", human(p["macs"]), f"{p['kb_float32']:.1f}",
-                  f"{p['kb_int8']:.1f}", spec.streamable, spec.description)
+                  f"{p['kb_int8']:.1f}", spec.streamable, *([spec.description] if wide else []))
     console.print(t)
 
 
