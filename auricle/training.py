@@ -341,23 +341,21 @@ def train(cfg: RunConfig, run_dir: str | Path, *, overwrite: bool = False, resum
             return train_classic(cfg, run_dir, overwrite=overwrite, console=console, progress=progress)
     elif (run_dir / "model.joblib").exists():
         raise RunError("a classic run has nothing to resume", path=run_dir, fix="retrain it or use `auricle evaluate`")
+    from auricle import data as data_mod
+    from auricle.augment import build_chain
+
     if not resume:
         cfg.validate()
         _check_model_options(cfg)
-        _check_augment(cfg)
+        build_chain(cfg.augment).check(cfg.feature_config())  # fail before any work
     prepare_run_dir(run_dir, overwrite=overwrite, resume=resume)
+    dataset = None
     if resume:
         cfg = RunConfig.load(run_dir / "config.yaml")
         if (run_dir / "model.keras").exists() and not (run_dir / "checkpoint" / STATE_FILE).exists():
             raise RunError("this run already finished", path=run_dir, fix="nothing to resume; use `auricle evaluate`")
     else:
-        cfg.validate()
-        _check_model_options(cfg)
-    dataset = None
-    if not resume:
-        from auricle import data as data_mod
-
-        if cfg.data.band_limit == "auto":
+        if cfg.data.band_limit == "auto":  # needs the file list; prepare() reuses it
             fcfg0 = cfg.feature_config()
             dataset = data_mod.load_dataset(cfg.data, progress=progress, cache_dir=cfg.train.cache_dir,
                                             sr=fcfg0.sr, duration=fcfg0.n_samples / fcfg0.sr)
@@ -366,8 +364,6 @@ def train(cfg: RunConfig, run_dir: str | Path, *, overwrite: bool = False, resum
 
     import keras
 
-    from auricle import data as data_mod
-    from auricle.augment import build_chain
     from auricle.evaluation import evaluate_prepared
     from auricle.models import get_model
 
@@ -484,17 +480,6 @@ def train(cfg: RunConfig, run_dir: str | Path, *, overwrite: bool = False, resum
     metrics = evaluate_prepared(model, prep, run_dir, cfg=cfg, info=info, console=console)
     shutil.rmtree(run_dir / "checkpoint", ignore_errors=True)
     return metrics
-
-
-def _check_augment(cfg) -> None:
-    """Fail before any work when the augmentation chain cannot run on the run's features."""
-    from auricle.augment import build_chain
-    from auricle.augment.spec import FreqWarp, bin_frequencies
-
-    fcfg = cfg.feature_config()
-    for t in build_chain(cfg.augment).features:
-        if isinstance(t, FreqWarp) and fcfg.kind not in ("log_mel", "spectrogram"):
-            bin_frequencies(fcfg, 0)  # raises the ConfigError that names the fix
 
 
 def _check_model_options(cfg) -> None:

@@ -37,6 +37,10 @@ class Transform:
     def apply(self, x: np.ndarray, **params) -> np.ndarray:
         raise NotImplementedError
 
+    def check(self, fcfg) -> None:
+        """Raise :class:`~auricle.errors.ConfigError` if this transform cannot run on features
+        described by ``fcfg`` (called before training starts); most transforms run on any."""
+
     def __call__(self, x: np.ndarray, rng: np.random.Generator, **ctx) -> np.ndarray:
         n = x.shape[0]
         mask = rng.random(n) < self.p
@@ -77,6 +81,11 @@ class Compose:
         for t in self.features:
             x = t(x, rng, **ctx)
         return x
+
+    def check(self, fcfg) -> None:
+        """Check every transform against the run's feature config (see :meth:`Transform.check`)."""
+        for t in self.transforms:
+            t.check(fcfg)
 
     def __bool__(self):
         return bool(self.transforms)

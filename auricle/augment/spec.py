@@ -122,6 +122,9 @@ class FreqWarp(Transform):
     def randomize(self, n, rng):
         return {"alpha": rng.uniform(self.min_alpha, self.max_alpha, n)}
 
+    def check(self, fcfg) -> None:
+        bin_frequencies(fcfg, 0)  # MFCC / waveform features have no frequency axis to warp
+
     def apply(self, x, *, alpha, fcfg=None, rng=None, **_):
         """``fcfg`` (the run's :class:`~auricle.features.FeatureConfig`) gives the bins' frequencies."""
         n, _, bins = x.shape

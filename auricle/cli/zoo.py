@@ -49,6 +49,10 @@ def models(
     # descriptions squeezed into a narrow terminal wrap a word per line and bury the numbers:
     # below 110 columns they are left out (`COLUMNS=200 auricle models` shows them)
     wide = console.width >= 110
+
+    def desc(text):  # the description cell, or none in a narrow terminal
+        return [text] if wide else []
+
     t = Table(title=f"models for input {features} {shape}, {classes} classes"
               + ("" if wide else " (widen the terminal for descriptions)"))
     for c in ("name", "params", "MACs", "float32 kB", "int8 kB", "streaming") + (("description",) if wide else ()):
@@ -56,16 +60,16 @@ def models(
                      no_wrap=c != "description")
     for spec in list_models():
         if spec.kind == "classic":
-            t.add_row(spec.name, "-", "-", "-", "-", "no", *([f"(classic, summary features) {spec.description}"] if wide else []))
+            t.add_row(spec.name, "-", "-", "-", "-", "no", *desc(f"(classic, summary features) {spec.description}"))
             continue
         try:
             p = model_profile(spec.build(shape, classes))
         except Exception as exc:  # a model that cannot take this input (e.g. too few frames)
             t.add_row(spec.name, "-", "-", "-", "-", spec.streamable,
-                      *([f"[red]cannot build for {shape}: {type(exc).__name__}[/red]"] if wide else []))
+                      *desc(f"[red]cannot build for {shape}: {type(exc).__name__}[/red]"))
             continue
         t.add_row(spec.name, f"{p['params']:,}", human(p["macs"]), f"{p['kb_float32']:.1f}",
-                  f"{p['kb_int8']:.1f}", spec.streamable, *([spec.description] if wide else []))
+                  f"{p['kb_int8']:.1f}", spec.streamable, *desc(spec.description))
     console.print(t)
 
 
