@@ -47,6 +47,7 @@ class DataConfig:
     unknown_share: float = 0.1       # per split: unknown examples as a fraction of target examples
     silence_share: float = 0.1       # per split: silence clips as a fraction of target examples
     noise_dir: str | None = None     # background recordings for silence clips (besides _background_noise_)
+    extra_train: list | None = None  # folders/manifests added to the training split only (e.g. `auricle synth` voices)
 
 
 @dataclass
@@ -68,6 +69,7 @@ class TrainConfig:
     seed: int = 0
     cache_dir: str | None = None     # feature cache; default $AURICLE_CACHE or ~/.cache/auricle
     workers: int = 2                 # processes for reading audio / computing features
+    augment_domain: str = "auto"     # auto: shift/gain/noise on cached mel power when they can (no STFT per batch); waveform; power
 
 
 @dataclass

@@ -47,6 +47,8 @@ def load_dataset(data_cfg, *, progress: bool = True, cache_dir=None, sr: int = 1
     ds = datasets.index(root, layout=data_cfg.layout, strict=data_cfg.strict, **(data_cfg.options or {}))
     ds = datasets.split(ds, val=data_cfg.val, test=data_cfg.test, seed=data_cfg.split_seed,
                         by=data_cfg.split_by, test_groups=data_cfg.test_groups, val_groups=data_cfg.val_groups)
+    if data_cfg.extra_train:
+        ds = add_extra_train(ds, data_cfg.extra_train, strict=data_cfg.strict, allow_new=bool(data_cfg.keywords))
     if data_cfg.keywords:
         from auricle.datasets.keywords import select_keywords
 
@@ -54,6 +56,34 @@ def load_dataset(data_cfg, *, progress: bool = True, cache_dir=None, sr: int = 1
                              silence_share=data_cfg.silence_share, noise_dir=data_cfg.noise_dir,
                              cache_dir=cache_dir, sr=sr, duration=duration, seed=data_cfg.split_seed)
     return ds
+
+
+def add_extra_train(ds, roots, *, strict: bool = False, allow_new: bool = False):
+    """Add the items of other data sets to the **training** split only.
+
+    For data that should teach the model but never grade it: synthetic voices from
+    ``auricle synth``, another corpus of the same words, or your own extra recordings.  Each
+    root is indexed with the auto layout; its groups are prefixed with ``extra:`` so they can
+    never coincide with a validation or test speaker.  A label the main data set does not have
+    is an error naming it (with ``data.keywords`` set, extra words become ``_unknown_`` later).
+    """
+    from dataclasses import replace
+
+    from auricle import datasets
+
+    if isinstance(roots, (str, os.PathLike)):
+        roots = [roots]
+    items = list(ds.items)
+    for root in roots:
+        path = resolve_root(root)
+        extra = datasets.index(path, layout="auto", strict=strict)
+        unknown = sorted(set(extra.labels) - set(ds.labels))
+        if unknown and not allow_new:
+            raise DatasetError(f"data.extra_train holds labels the data set does not have: {', '.join(unknown)}",
+                               path=path, fix=f"keep only the data set's labels ({', '.join(ds.labels)})")
+        items += [replace(it, split="train", group=f"extra:{it.group}") for it in extra.items]
+    labels = sorted(set(ds.labels) | {it.label for it in items})
+    return replace(ds, items=items, labels=labels)
 
 
 @dataclass

@@ -1232,6 +1232,47 @@ def extract(cfg: FeatureConfig, batch: np.ndarray, *, workers: int = 1) -> np.nd
     return out
 
 
+def mel_power(cfg: FeatureConfig, batch: np.ndarray, *, workers: int = 1) -> np.ndarray:
+    """The linear front half of :func:`extract`: ``(N, frames, bins)`` float32 mel (or linear)
+    power before the dB step, for ``log_mel``/``mfcc``/``spectrogram`` configs without dither.
+
+    ``finish_power(cfg, mel_power(cfg, x))`` equals ``extract(cfg, x)``.  Augmentation that is
+    linear in power (gain, additive noise, whole-frame shifts) can run on this cached form
+    instead of on the waveform, with no STFT per batch (see :mod:`auricle.augment.power`).
+    """
+    if not isinstance(cfg, FeatureConfig) or cfg.kind == "waveform" or cfg.dither_db is not None:
+        raise ConfigError("mel_power needs a log_mel, mfcc or spectrogram config without dither",
+                          fix="use extract() for waveform features or dithered configs")
+    x = np.asarray(batch)
+    x = x[None] if x.ndim == 1 else x
+    if x.ndim != 2 or x.shape[1] != cfg.n_samples:
+        raise ConfigError(f"batch must be (N, {cfg.n_samples}), got shape {x.shape}",
+                          fix="crop/pad with auricle.audio.fix_length")
+    y2, _ = _as_batch(x)
+    st = _stft_plan(cfg.n_fft, cfg.hop_length, cfg.win_length, cfg.window, cfg.center, "constant")
+    mel = None
+    if cfg.kind in ("log_mel", "mfcc"):
+        mel = _mel_plan_checked(cfg.sr, cfg.n_fft, cfg.n_mels, cfg.fmin, cfg.fmax, False, "slaney")
+    return _compute(y2, st, power=float(cfg.power), mel=mel, db=None, workers=workers)
+
+
+def finish_power(cfg: FeatureConfig, S: np.ndarray) -> np.ndarray:
+    """The back half of :func:`extract` on :func:`mel_power` output: dB (per-clip ``top_db``
+    clamp), DCT for MFCC, per-clip normalization.  Works in place on ``S`` when no DCT runs."""
+    S = np.ascontiguousarray(S, dtype=np.float32)
+    if S.ndim != 3:
+        raise ConfigError(f"expected (N, frames, bins) power, got shape {S.shape}")
+    _db_inplace(S, 1.0, 1e-10, None if cfg.top_db is None else float(cfg.top_db))
+    out = S
+    if cfg.kind == "mfcc":
+        dct = _dct_checked(cfg.n_mels, cfg.n_mfcc, 2, "ortho", 0)
+        b, f, m = S.shape
+        out = (S.reshape(b * f, m).astype(np.float64) @ dct).astype(np.float32).reshape(b, f, -1)
+    if cfg.normalize == "per_clip":
+        cmvn_(out, floor=cfg.cmvn_floor)
+    return out
+
+
 @functools.lru_cache(maxsize=8)
 def _dither_pattern(n: int) -> np.ndarray:
     """A fixed unit-variance noise pattern of ``n`` samples (the same for every clip and run, so

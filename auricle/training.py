@@ -135,12 +135,14 @@ def _batches_class():
         """Waveforms -> augment -> features -> SpecAugment, one batch at a time, seeded per (epoch, batch).
         Without waveform transforms it starts from the cached features (``feats``)."""
 
-        def __init__(self, waves, y_onehot, fcfg, chain, batch_size, seed, weights=None, workers=2, feats=None):
+        def __init__(self, waves, y_onehot, fcfg, chain, batch_size, seed, weights=None, workers=2, feats=None,
+                     power=None):
             # threads, not processes: FFTs and BLAS release the GIL, and batches are a pure
             # function of (seed, epoch, index), so prefetching keeps training reproducible
             super().__init__(workers=max(1, int(workers)), use_multiprocessing=False, max_queue_size=8)
             self.waves, self.y, self.fcfg, self.chain = waves, y_onehot, fcfg, chain
             self.feats = feats  # with waves=None: cached features, feature-domain transforms only
+            self.power = power  # (mel power, active rms, PowerAugmenter): augment without an STFT per batch
             self.bs, self.seed, self.weights = batch_size, seed, weights
             self.epoch = 0
             self._order = self._perm()
@@ -156,6 +158,12 @@ def _batches_class():
 
             idx = np.sort(self._order[i * self.bs:(i + 1) * self.bs])
             rng = np.random.default_rng([self.seed, self.epoch, i])
+            if self.power is not None:
+                S, rms, aug = self.power
+                x = aug(S[idx], rms[idx], rng)
+                if self.weights is not None:
+                    return x, self.y[idx], self.weights[idx]
+                return x, self.y[idx]
             if self.feats is not None:  # feature-domain transforms only: start from the cached features
                 x = np.array(self.feats[idx])
             else:
@@ -435,8 +443,9 @@ def train(cfg: RunConfig, run_dir: str | Path, *, overwrite: bool = False, resum
         fit_kw = dict(x=_bucket_class()(tr.x, y_tr, tr.lengths, chain, cfg.train.batch_size, cfg.train.seed, weights,
                                         fcfg=fcfg))
     elif use_waves:
-        train_data = _batches_class()(tr.waves, y_tr, fcfg, chain, cfg.train.batch_size, cfg.train.seed, weights,
-                                      workers=cfg.train.workers)
+        power = _power_cache(cfg, chain, fcfg, tr.waves, console)
+        train_data = _batches_class()(None if power else tr.waves, y_tr, fcfg, chain, cfg.train.batch_size,
+                                      cfg.train.seed, weights, workers=cfg.train.workers, power=power)
         fit_kw = dict(x=train_data)
     elif chain.features:  # SpecAugment etc. without waveform transforms (or windowed long files)
         train_data = _batches_class()(None, y_tr, fcfg, chain, cfg.train.batch_size, cfg.train.seed, weights,
@@ -480,6 +489,33 @@ def train(cfg: RunConfig, run_dir: str | Path, *, overwrite: bool = False, resum
     metrics = evaluate_prepared(model, prep, run_dir, cfg=cfg, info=info, console=console)
     shutil.rmtree(run_dir / "checkpoint", ignore_errors=True)
     return metrics
+
+
+def _power_cache(cfg, chain, fcfg, waves, console):
+    """``(mel power, rms, PowerAugmenter)`` of the training clips when the chain runs in the
+    power domain (``train.augment_domain``: auto/power), else None (augment the waveforms)."""
+    from auricle.augment.power import PowerAugmenter, power_reason
+    from auricle.features import mel_power
+
+    domain = cfg.train.augment_domain
+    if domain not in ("auto", "waveform", "power"):
+        raise ConfigError(f"train.augment_domain must be auto, waveform or power, got {domain!r}")
+    if domain == "waveform":
+        return None
+    why = power_reason(chain, fcfg)
+    if why:
+        if domain == "power":
+            raise ConfigError(f"augmentation cannot run in the power domain: {why}",
+                              fix="set train.augment_domain: auto or waveform")
+        console.print(f"augmentation on the waveform ({why})")
+        return None
+    t0 = time.time()
+    S = np.concatenate([mel_power(fcfg, waves[i:i + 512]) for i in range(0, len(waves), 512)]) if len(waves) else \
+        np.zeros((0, *fcfg.output_shape), np.float32)
+    aug = PowerAugmenter(chain, fcfg)
+    console.print(f"augmentation in the power domain: {len(S)} clips' mel power cached in {time.time() - t0:.1f}s "
+                  f"(train.augment_domain: waveform to augment the audio itself)")
+    return S, aug.rms(waves), aug
 
 
 def _check_model_options(cfg) -> None:

@@ -422,3 +422,98 @@ def test_feature_only_augmentation_is_applied_from_cached_features(tmp_path):
     assert xb.shape == (4, 101, 40) and np.array_equal(yb, y[idx])
     assert not np.allclose(xb, feats[idx])  # masked
     np.testing.assert_array_equal(ds[0][0], xb)  # a pure function of (seed, epoch, index)
+
+
+# --------------------------------------------------------------------------- power domain
+
+def _word_batch(n=6, seed=0):
+    """Clips with a 'word' (two tones) in the middle and silence around it."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(16000) / 16000
+    env = ((t > 0.35) & (t < 0.65)).astype(np.float32)
+    f = rng.uniform(300, 2000, (n, 1))
+    x = rng.uniform(0.05, 0.5, (n, 1)) * (np.sin(2 * np.pi * f * t) + 0.5 * np.sin(2 * np.pi * 2.3 * f * t)) * env
+    return x.astype(np.float32)
+
+
+def test_mel_power_then_finish_equals_extract():
+    from auricle.features import extract, finish_power, mel_power, preset
+
+    x = _word_batch()
+    for fcfg in (preset("kws"), preset("kws").replace(normalize="per_clip"), preset("mfcc40"),
+                 preset("kws").replace(kind="spectrogram")):
+        np.testing.assert_allclose(finish_power(fcfg, mel_power(fcfg, x)), extract(fcfg, x), atol=1e-4)
+
+
+def test_power_domain_gain_and_whole_frame_shift_equal_the_waveform_path():
+    from auricle.augment.power import PowerAugmenter
+    from auricle.features import extract, mel_power, preset
+
+    fcfg = preset("kws")
+    x = _word_batch()
+    S, rms = mel_power(fcfg, x), PowerAugmenter.rms(x)
+    g = Gain(p=1.0)
+    out, r2 = g.apply_power(S, rms, fcfg=fcfg, gain_db=np.full(6, 6.0))
+    ref = extract(fcfg, g.apply(x, gain_db=np.full(6, 6.0)))
+    np.testing.assert_allclose(extract(fcfg, x) + 6.0, ref, atol=1e-3)
+    from auricle.features import finish_power
+    np.testing.assert_allclose(finish_power(fcfg, out), ref, atol=1e-3)
+    np.testing.assert_allclose(r2, rms * 10 ** (6 / 20), rtol=1e-6)
+    for mode in ("pad", "roll"):
+        ts = TimeShift(mode=mode, p=1.0)
+        shift_ms = np.array([50.0, -50.0, 0.0, 100.0, -100.0, 30.0])  # multiples of the 10 ms hop
+        out, _ = ts.apply_power(S, rms, fcfg=fcfg, shift_ms=shift_ms)
+        ref = extract(fcfg, ts.apply(x, shift_ms=shift_ms))
+        # equal away from the clip edges (the centred STFT pads the two ends differently)
+        np.testing.assert_allclose(finish_power(fcfg, out)[:, 12:-12], ref[:, 12:-12], atol=1e-3)
+
+
+def test_power_domain_noise_matches_the_waveform_mix_on_average():
+    from auricle.augment.power import PowerAugmenter
+    from auricle.features import extract, mel_power, preset
+
+    fcfg = preset("kws")
+    x = np.repeat(_word_batch(1), 32, axis=0)
+    for color in ("white", "pink", "brown"):
+        chain = build_chain({"noise": {"min_snr_db": 10, "max_snr_db": 10, "p": 1.0, "colors": [color]}})
+        aug = PowerAugmenter(chain, fcfg)
+        a = aug(mel_power(fcfg, x), aug.rms(x), np.random.default_rng(1))
+        b = extract(fcfg, chain.apply_waveform(x, np.random.default_rng(1)))
+        # per (frame, band) mean over 32 draws: the cross term averages out
+        assert np.abs(a.mean(0) - b.mean(0)).mean() < 1.0, color
+        assert abs(a.mean() - b.mean()) < 0.5, color
+        # silence frames (the noise alone) sit at the same level on both paths
+        assert abs(a[:, 5:25].mean() - b[:, 5:25].mean()) < 0.5, color
+
+
+def test_power_reason_names_what_cannot_run_there(tmp_path, make_wav):
+    from auricle.augment.power import PowerAugmenter, power_reason
+    from auricle.features import preset
+
+    fcfg = preset("kws")
+    assert power_reason(build_chain({"time_shift": {}, "gain": {}, "noise": {}, "freq_warp": {}}), fcfg) is None
+    assert "pitch_shift" in power_reason(build_chain({"pitch_shift": {}}), fcfg)
+    assert "waveform" in power_reason(build_chain({"gain": {}}), preset("waveform"))
+    assert "dither" in power_reason(build_chain({"gain": {}}), fcfg.replace(dither_db=50.0))
+    make_wav(tmp_path / "n" / "a.wav", 16000, 0.5)
+    assert "noise" in power_reason(build_chain({"noise": {"folder": str(tmp_path / "n")}}), fcfg)
+    with pytest.raises(ConfigError, match="augment_domain"):
+        PowerAugmenter(build_chain({"pitch_shift": {}}), fcfg)
+
+
+def test_power_batches_are_seeded_and_used_by_training(tmp_path):
+    from auricle.augment.power import PowerAugmenter
+    from auricle.features import mel_power, preset
+    from auricle.training import _batches_class
+
+    fcfg = preset("kws").replace(normalize="per_clip")
+    x = _word_batch(8)
+    y = np.eye(2, dtype="float32")[np.arange(8) % 2]
+    chain = build_chain({"time_shift": {"p": 1.0}, "gain": {"p": 1.0}, "noise": {"p": 1.0}, "freq_warp": {"p": 1.0}})
+    aug = PowerAugmenter(chain, fcfg)
+    S = mel_power(fcfg, x)
+    ds = _batches_class()(None, y, fcfg, chain, 4, 0, power=(S, aug.rms(x), aug))
+    xb, yb = ds[0]
+    assert xb.shape == (4, 101, 40) and np.isfinite(xb).all()
+    np.testing.assert_array_equal(ds[0][0], xb)
+    np.testing.assert_array_equal(S, mel_power(fcfg, x))  # the cache is never modified

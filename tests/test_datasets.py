@@ -7,6 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+import numpy as np
 
 from auricle.datasets import (LAYOUTS, Item, audit, detect_layout, index, leaks, register_layout,
                               split)
@@ -467,3 +468,73 @@ def test_audit_finds_problems(tmp_path, make_wav):
 def test_audit_clean_dataset(tmp_path, make_wav):
     rep = audit(index(build_fsdd(tmp_path / "f", make_wav)), progress=False)
     assert rep.ok and rep.counts == {"unassigned": {"0": 8, "1": 8, "2": 8}}
+
+
+# --------------------------------------------------------------------------- extra training data, synthetic voices
+
+def _folder_set(root, labels, groups, sr=16000, seed=0):
+    import soundfile as sf
+    rng = np.random.default_rng(seed)
+    for lab in labels:
+        (root / lab).mkdir(parents=True, exist_ok=True)
+        for g in groups:
+            sf.write(root / lab / f"{g}_0.wav", (0.1 * rng.standard_normal(sr // 4)).astype("float32"), sr)
+    return root
+
+
+def test_extra_train_joins_the_training_split_only(tmp_path):
+    from auricle.config import DataConfig
+    from auricle.data import load_dataset
+
+    main = _folder_set(tmp_path / "main", ["a", "b"], [f"s{i}" for i in range(8)])
+    extra = _folder_set(tmp_path / "extra", ["a", "b"], ["v1", "v2", "v3"])
+    base = load_dataset(DataConfig(root=str(main), layout="folder", val=0.25, test=0.25), progress=False)
+    ds = load_dataset(DataConfig(root=str(main), layout="folder", val=0.25, test=0.25, extra_train=[str(extra)]),
+                      progress=False)
+    for split in ("val", "test"):  # untouched
+        assert sorted(it.path for it in ds.items if it.split == split) == \
+            sorted(it.path for it in base.items if it.split == split)
+    added = [it for it in ds.items if str(extra) in str(it.path)]
+    assert len(added) == 6 and all(it.split == "train" for it in added)
+    assert all(it.group.startswith("extra:") for it in added)
+    assert ds.labels == ["a", "b"]
+
+
+def test_extra_train_with_a_foreign_label_names_it(tmp_path):
+    from auricle.config import DataConfig
+    from auricle.data import load_dataset
+
+    main = _folder_set(tmp_path / "main", ["a", "b"], [f"s{i}" for i in range(4)])
+    extra = _folder_set(tmp_path / "extra", ["a", "zzz"], ["v1"])
+    with pytest.raises(DatasetError, match="zzz"):
+        load_dataset(DataConfig(root=str(main), layout="folder", extra_train=[str(extra)]), progress=False)
+
+
+def test_spoken_text_and_voice_choice(monkeypatch):
+    from auricle.datasets import synth
+    from auricle.errors import AuricleError
+
+    assert [synth.spoken_text(x) for x in ("0", "9", "yes", "turn_on", "_silence_")] == \
+        ["zero", "nine", "yes", "turn on", None]
+    vs = synth.voices(50, seed=1, engines=["espeak-ng", "flite"])
+    assert len({v.group for v in vs}) == 50 and vs[0].engine == "flite"
+    assert [v.group for v in synth.voices(50, seed=1, engines=["espeak-ng", "flite"])] == [v.group for v in vs]
+    monkeypatch.setattr(synth.shutil, "which", lambda name: None)
+    with pytest.raises(AuricleError, match="apt-get install espeak-ng"):
+        synth.voices(3)
+
+
+@pytest.mark.skipif(not __import__("shutil").which("espeak-ng"), reason="espeak-ng is not installed")
+def test_synthesize_writes_an_indexable_voice_disjoint_set(tmp_path):
+    import soundfile as sf
+
+    from auricle import datasets
+    from auricle.datasets.synth import synthesize
+
+    m = synthesize(["3", "go"], tmp_path / "s", n_voices=3, per_voice=2, sr=8000, progress=False)
+    ds = datasets.index(m)
+    assert ds.labels == ["3", "go"] and len(ds.items) == 12 and len(ds.groups()) == 3
+    info = sf.info(str(ds.items[0].path))
+    assert info.samplerate == 8000 and 0.1 < info.duration < 1.5
+    with pytest.raises(Exception, match="overwrite"):
+        synthesize(["3"], tmp_path / "s", n_voices=1, progress=False)

@@ -37,6 +37,16 @@ class Transform:
     def apply(self, x: np.ndarray, **params) -> np.ndarray:
         raise NotImplementedError
 
+    def power_ok(self) -> bool:
+        """True if this (waveform) transform also has an exact-enough form on mel power,
+        :meth:`apply_power` (see :mod:`auricle.augment.power`)."""
+        return False
+
+    def apply_power(self, S: np.ndarray, rms: np.ndarray, *, fcfg, rng=None, **params):
+        """The same transform on clean mel power ``S`` ``(N, frames, bins)`` with the clips'
+        active RMS ``rms``; returns ``(S, rms)``.  Only where :meth:`power_ok` is True."""
+        raise NotImplementedError(f"{self.name} has no power-domain form")
+
     def check(self, fcfg) -> None:
         """Raise :class:`~auricle.errors.ConfigError` if this transform cannot run on features
         described by ``fcfg`` (called before training starts); most transforms run on any."""

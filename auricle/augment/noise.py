@@ -227,6 +227,33 @@ class AddNoise(Transform):
         return out
 
 
+    def power_ok(self) -> bool:
+        return self.bank is None  # recordings: not yet; generated colors: yes
+
+    def apply_power(self, S, rms, *, fcfg, snr_db, color, offset=None, rng=None, **_):
+        """Add the mel power of a window of the same noise bank, scaled to the SNR (no cross term)."""
+        from auricle.augment.power import noise_power
+
+        n, F = S.shape[0], S.shape[1]
+        color = np.broadcast_to(np.asarray(color), (n,))
+        offset = np.broadcast_to(np.asarray(offset if offset is not None else rng.random(n)), (n,))
+        target = np.where(rms > 0, rms / 10.0 ** (np.broadcast_to(np.asarray(snr_db, dtype=np.float64), (n,)) / 20.0),
+                          10.0 ** (self.floor_db / 20.0))
+        out = S.copy()
+        for ci, c in enumerate(self.colors):
+            sel = np.flatnonzero(color == ci)
+            if not len(sel):
+                continue
+            P, ms = noise_power(c, fcfg)
+            period = P.shape[0] - F
+            start = np.minimum((offset[sel] * period).astype(np.int64), period - 1)
+            win = np.lib.stride_tricks.sliding_window_view(P, F, axis=0)[start]  # (k, bins, F)
+            scale = (target[sel] ** 2 / np.maximum(ms[start], 1e-24)).astype(np.float32)  # unit-RMS window
+            out[sel] += scale[:, None, None] * win.transpose(0, 2, 1)
+        # the rms a later transform sees: signal plus noise
+        return out, np.sqrt(rms ** 2 + target ** 2)
+
+
 class BackgroundNoise(AddNoise):
     """Recorded background noise from ``folder`` at a random SNR in ``[min_snr_db, max_snr_db]``;
     the same as ``noise`` with a ``folder`` (add ``colors`` to also draw generated noise)."""

@@ -44,6 +44,24 @@ class TimeShift(Transform):
         return out
 
 
+    def power_ok(self) -> bool:
+        return True
+
+    def apply_power(self, S, rms, *, fcfg, shift_ms, rng=None, **_):
+        """Shift by whole frames (``round(shift / hop)``); "pad" fills with zero power."""
+        k = np.round(np.asarray(shift_ms) * fcfg.sr / 1000.0 / fcfg.resolved_hop_length).astype(int)
+        F = S.shape[1]
+        if self.mode == "roll":
+            return np.stack([np.roll(row, int(j), axis=0) for row, j in zip(S, k)]) if len(S) else S, rms
+        out = np.zeros_like(S)
+        for i, j in enumerate(k):
+            if 0 <= j < F:
+                out[i, j:] = S[i, :F - j]
+            elif -F < j < 0:
+                out[i, :F + j] = S[i, -j:]
+        return out, rms
+
+
 class Gain(Transform):
     """Multiply by a random gain in ``[min_db, max_db]`` dB."""
 
@@ -58,3 +76,10 @@ class Gain(Transform):
 
     def apply(self, x, *, gain_db, rng=None, **_):
         return (x * (10.0 ** (np.asarray(gain_db) / 20.0))[:, None]).astype(x.dtype)
+
+    def power_ok(self) -> bool:
+        return True
+
+    def apply_power(self, S, rms, *, fcfg, gain_db, rng=None, **_):
+        g = np.asarray(gain_db, dtype=np.float64)
+        return (S * (10.0 ** (g / 10.0)).astype(np.float32)[:, None, None]), rms * 10.0 ** (g / 20.0)
