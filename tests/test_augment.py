@@ -517,3 +517,19 @@ def test_power_batches_are_seeded_and_used_by_training(tmp_path):
     assert xb.shape == (4, 101, 40) and np.isfinite(xb).all()
     np.testing.assert_array_equal(ds[0][0], xb)
     np.testing.assert_array_equal(S, mel_power(fcfg, x))  # the cache is never modified
+
+
+def test_power_domain_noise_is_as_rough_as_the_waveform_mix():
+    """The cross term 2|X||N|cos(phi) is drawn, not dropped: over many draws the spread of a
+    noisy word's log-mel matches the waveform path, not only its mean."""
+    from auricle.augment.power import PowerAugmenter
+    from auricle.features import extract, mel_power, preset
+
+    fcfg = preset("kws")
+    x = np.repeat(_word_batch(1), 64, axis=0)
+    chain = build_chain({"noise": {"min_snr_db": 5, "max_snr_db": 5, "p": 1.0, "colors": ["white"]}})
+    aug = PowerAugmenter(chain, fcfg)
+    a = aug(mel_power(fcfg, x), aug.rms(x), np.random.default_rng(1))[:, 40:60]
+    b = extract(fcfg, chain.apply_waveform(x, np.random.default_rng(1)))[:, 40:60]
+    assert abs(a.std(0).mean() / b.std(0).mean() - 1) < 0.1
+    assert abs(a.mean() - b.mean()) < 0.3

@@ -231,8 +231,9 @@ class AddNoise(Transform):
         return self.bank is None  # recordings: not yet; generated colors: yes
 
     def apply_power(self, S, rms, *, fcfg, snr_db, color, offset=None, rng=None, **_):
-        """Add the mel power of a window of the same noise bank, scaled to the SNR (no cross term)."""
-        from auricle.augment.power import noise_power
+        """Add the mel power of a window of the same noise bank, scaled to the SNR, with a random
+        cross term of the right size (:func:`auricle.augment.power.mix_power`)."""
+        from auricle.augment.power import band_dof, mix_power, noise_power
 
         n, F = S.shape[0], S.shape[1]
         color = np.broadcast_to(np.asarray(color), (n,))
@@ -249,7 +250,8 @@ class AddNoise(Transform):
             start = np.minimum((offset[sel] * period).astype(np.int64), period - 1)
             win = np.lib.stride_tricks.sliding_window_view(P, F, axis=0)[start]  # (k, bins, F)
             scale = (target[sel] ** 2 / np.maximum(ms[start], 1e-24)).astype(np.float32)  # unit-RMS window
-            out[sel] += scale[:, None, None] * win.transpose(0, 2, 1)
+            out[sel] = mix_power(S[sel], scale[:, None, None] * win.transpose(0, 2, 1), band_dof(fcfg),
+                                 rng if rng is not None else np.random.default_rng(0))
         # the rms a later transform sees: signal plus noise
         return out, np.sqrt(rms ** 2 + target ** 2)
 

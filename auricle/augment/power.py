@@ -84,6 +84,37 @@ def noise_power(color: str, fcfg) -> tuple[np.ndarray, np.ndarray]:
     return P
 
 
+def band_dof(fcfg) -> np.ndarray:
+    """``(bins,)`` effective number of independent FFT bins in each band, ``(sum w)**2 / sum w**2``
+    of its filter weights (1 for a linear spectrogram)."""
+    from auricle.features import mel_filterbank
+
+    key = ("dof", fcfg.key())
+    d = _NOISE_POWER.get(key)
+    if d is None:
+        if fcfg.kind in ("log_mel", "mfcc"):
+            W = mel_filterbank(sr=fcfg.sr, n_fft=fcfg.n_fft, n_mels=fcfg.n_mels, fmin=fcfg.fmin,
+                               fmax=fcfg.fmax).astype(np.float64)
+            d = np.maximum(W.sum(axis=1) ** 2 / np.maximum((W ** 2).sum(axis=1), 1e-30), 1.0)
+        else:
+            d = np.ones(1 + fcfg.n_fft // 2)
+        d = _NOISE_POWER[key] = d.astype(np.float32)
+    return d
+
+
+def mix_power(S: np.ndarray, N: np.ndarray, dof: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Power of signal + noise from their powers ``S`` and ``N`` (same shape, bands last).
+
+    ``|X + N|**2 = |X|**2 + |N|**2 + 2 |X| |N| cos(phi)``: the cross term has mean zero but, summed
+    over a band of ``dof`` independent bins with random phases, a standard deviation of about
+    ``sqrt(2 S N / dof)``; it is drawn as such (and the sum kept above 5% of ``S + N``), so a
+    noisy mix is as rough as on the waveform path, not just as loud.
+    """
+    total = S + N
+    cross = np.sqrt(np.float32(2.0) * S * N / dof) * rng.standard_normal(S.shape, dtype=np.float32)
+    return np.maximum(total + cross, np.float32(0.05) * total)
+
+
 def fix_len(x: np.ndarray, n: int) -> np.ndarray:
     return x[:n] if len(x) >= n else np.pad(x, (0, n - len(x)))
 
