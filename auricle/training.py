@@ -160,7 +160,7 @@ def _batches_class():
             rng = np.random.default_rng([self.seed, self.epoch, i])
             if self.power is not None:
                 S, rms, aug = self.power
-                x = aug(S[idx], rms[idx], rng)
+                x = aug.batch(S, rms, idx, rng)
                 if self.weights is not None:
                     return x, self.y[idx], self.weights[idx]
                 return x, self.y[idx]
@@ -495,7 +495,6 @@ def _power_cache(cfg, chain, fcfg, waves, console):
     """``(mel power, rms, PowerAugmenter)`` of the training clips when the chain runs in the
     power domain (``train.augment_domain``: auto/power), else None (augment the waveforms)."""
     from auricle.augment.power import PowerAugmenter, power_reason
-    from auricle.features import mel_power
 
     domain = cfg.train.augment_domain
     if domain not in ("auto", "waveform", "power"):
@@ -510,12 +509,11 @@ def _power_cache(cfg, chain, fcfg, waves, console):
         console.print(f"augmentation on the waveform ({why})")
         return None
     t0 = time.time()
-    S = np.concatenate([mel_power(fcfg, waves[i:i + 512]) for i in range(0, len(waves), 512)]) if len(waves) else \
-        np.zeros((0, *fcfg.output_shape), np.float32)
     aug = PowerAugmenter(chain, fcfg)
-    console.print(f"augmentation in the power domain: {len(S)} clips' mel power cached in {time.time() - t0:.1f}s "
-                  f"(train.augment_domain: waveform to augment the audio itself)")
-    return S, aug.rms(waves), aug
+    S, rms = aug.cache(waves)
+    console.print(f"augmentation in the power domain: mel power of {S.shape[1]} clips x {S.shape[0]} framing phase(s) "
+                  f"cached in {time.time() - t0:.1f}s (train.augment_domain: waveform to augment the audio itself)")
+    return S, rms, aug
 
 
 def _check_model_options(cfg) -> None:

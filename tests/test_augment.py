@@ -511,12 +511,18 @@ def test_power_batches_are_seeded_and_used_by_training(tmp_path):
     y = np.eye(2, dtype="float32")[np.arange(8) % 2]
     chain = build_chain({"time_shift": {"p": 1.0}, "gain": {"p": 1.0}, "noise": {"p": 1.0}, "freq_warp": {"p": 1.0}})
     aug = PowerAugmenter(chain, fcfg)
-    S = mel_power(fcfg, x)
-    ds = _batches_class()(None, y, fcfg, chain, 4, 0, power=(S, aug.rms(x), aug))
+    S, rms = aug.cache(x)
+    assert S.shape == (2, 8, 101, 40)  # two framing phases: as recorded, delayed by half a hop
+    np.testing.assert_array_equal(S[0], mel_power(fcfg, x))
+    half = np.concatenate([np.zeros((8, 80), np.float32), x[:, :-80]], axis=1)
+    np.testing.assert_allclose(S[1], mel_power(fcfg, half), rtol=1e-5, atol=1e-9)
+    S0 = S.copy()
+    ds = _batches_class()(None, y, fcfg, chain, 4, 0, power=(S, rms, aug))
     xb, yb = ds[0]
     assert xb.shape == (4, 101, 40) and np.isfinite(xb).all()
     np.testing.assert_array_equal(ds[0][0], xb)
-    np.testing.assert_array_equal(S, mel_power(fcfg, x))  # the cache is never modified
+    np.testing.assert_array_equal(S, S0)  # the cache is never modified
+    assert PowerAugmenter(build_chain({"gain": {}}), fcfg).cache(x)[0].shape[0] == 1  # no shift: one phase
 
 
 def test_power_domain_noise_is_as_rough_as_the_waveform_mix():

@@ -148,6 +148,38 @@ class PowerAugmenter:
                               fix="set train.augment_domain: waveform (or auto)")
         self.chain, self.fcfg = chain, fcfg
 
+    def cache(self, waves: np.ndarray, *, chunk: int = 512) -> tuple[np.ndarray, np.ndarray]:
+        """Clean mel power of ``waves`` ``(N, samples)`` and their active RMS, for :meth:`batch`.
+
+        With a time shift in the chain the power is cached at two framing phases, as recorded
+        and delayed by half a hop: whole-frame shifts alone would show the model a single
+        framing of each clip, while sample-exact shifts on the waveform show many.  Returns
+        ``(S, rms)`` with ``S`` of shape ``(phases, N, frames, bins)``.
+        """
+        from auricle.augment.waveform import TimeShift
+        from auricle.features import mel_power
+
+        waves = np.asarray(waves, dtype=np.float32)
+        phases = [0]
+        if any(isinstance(t, TimeShift) for t in self.chain.waveform):
+            phases.append(self.fcfg.resolved_hop_length // 2)
+        S = np.empty((len(phases), len(waves), *self.fcfg.output_shape[:1], self._bins()), np.float32)
+        for p, d in enumerate(phases):
+            for i in range(0, len(waves), chunk):
+                w = waves[i:i + chunk]
+                if d:
+                    w = np.concatenate([np.zeros((len(w), d), np.float32), w[:, :-d]], axis=1)
+                S[p, i:i + chunk] = mel_power(self.fcfg, w)
+        return S, self.rms(waves)
+
+    def _bins(self) -> int:
+        return self.fcfg.n_mels if self.fcfg.kind in ("log_mel", "mfcc") else 1 + self.fcfg.n_fft // 2
+
+    def batch(self, S: np.ndarray, rms: np.ndarray, idx: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Features of examples ``idx`` of a :meth:`cache`: a random framing phase each, then the chain."""
+        phase = rng.integers(0, S.shape[0], len(idx)) if S.shape[0] > 1 else np.zeros(len(idx), int)
+        return self(S[phase, idx], rms[idx], rng)
+
     @staticmethod
     def rms(waves: np.ndarray) -> np.ndarray:
         """Per-clip active RMS (what the waveform noise transform measures SNR against)."""
