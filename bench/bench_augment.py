@@ -119,11 +119,23 @@ def main(argv=None):
     print(f"{'chain: waveform part':<34}{t_wave * 1e3:9.2f}{clips_per_s(t_wave):10.0f}{t_wave / t_extract:11.2f}")
     print(f"{'chain: feature part':<34}{t_spec * 1e3:9.2f}{clips_per_s(t_spec):10.0f}{t_spec / t_extract:11.2f}")
     print(f"{'augment + extract (a train batch)':<34}{t_all * 1e3:9.2f}{clips_per_s(t_all):10.0f}{t_all / t_extract:11.2f}")
+    from auricle.augment.power import PowerAugmenter
+
+    paug = PowerAugmenter(chain, fcfg)
+    S, rms = paug.cache(x)
+    idx = np.arange(BATCH)
+    t_power = best_time(lambda: paug.batch(S, rms, idx, np.random.default_rng(args.seed)), args.min_time)
+    print(f"{'power domain (the training default)':<34}{t_power * 1e3:9.2f}{clips_per_s(t_power):10.0f}"
+          f"{t_power / t_extract:11.2f}")
+    rows.append({"group": "default", "transform": "chain, power domain (train batch)", "ms_per_batch": t_power * 1e3,
+                 "clips_per_s": clips_per_s(t_power), "relative_to_extract": t_power / t_extract})
     slow = (t_wave + t_spec) / t_extract
     print(f"\n=> the default chain costs {slow:.2f}x feature extraction.  Training from cached features pays "
           f"neither; on-the-fly augmentation pays {t_all * 1e3:.1f} ms of CPU per batch ({clips_per_s(t_all):.0f} "
           f"clips/s on one core), mostly the log-mel extraction of the augmented audio.  How much that slows "
-          f"training depends on the model step and on free cores: see bench/aug_slowdown.py.")
+          f"training depends on the model step and on free cores: see bench/aug_slowdown.py.  In the power "
+          f"domain (shift/gain/noise on cached mel power, train.augment_domain: auto) a train batch costs "
+          f"{t_power * 1e3:.1f} ms ({clips_per_s(t_power):.0f} clips/s), no STFT.")
 
     print("\nother transforms, default options, p=1:")
     print(head)
