@@ -41,6 +41,7 @@ class DataConfig:
     trim_db: float | None = None     # trim leading/trailing silence (dB below the loudest frame) before cropping
     drop_silent_db: float | None = None  # with window_hop: drop windows this many dB below the loudest window
     band_limit: str = "auto"         # auto: cap features.fmax at the recordings' own Nyquist (8 kHz data -> 4 kHz); off
+    noise_floor: str = "off"         # auto: features.top_db just below the recordings' own noise floor (see data.noise_floor)
     strict: bool = False             # fail on the first unreadable file instead of skipping it
     options: dict = field(default_factory=dict)  # layout-specific options
     keywords: list | None = None     # target words; others -> _unknown_, plus _silence_ (Speech Commands style)
@@ -133,6 +134,8 @@ class RunConfig:
             raise ConfigError("model must be a mapping with a 'name'", fix="e.g. model: {name: cnn, options: {}}")
         if d.band_limit not in ("auto", "off"):
             raise ConfigError(f"data.band_limit must be 'auto' or 'off', got {d.band_limit!r}")
+        if d.noise_floor not in ("auto", "off"):
+            raise ConfigError(f"data.noise_floor must be 'auto' or 'off', got {d.noise_floor!r}")
         for k in ("trim_db", "drop_silent_db"):
             v = getattr(d, k)
             if v is not None and not (isinstance(v, (int, float)) and 0 < v <= 120):

@@ -363,11 +363,12 @@ def train(cfg: RunConfig, run_dir: str | Path, *, overwrite: bool = False, resum
         if (run_dir / "model.keras").exists() and not (run_dir / "checkpoint" / STATE_FILE).exists():
             raise RunError("this run already finished", path=run_dir, fix="nothing to resume; use `auricle evaluate`")
     else:
-        if cfg.data.band_limit == "auto":  # needs the file list; prepare() reuses it
+        if cfg.data.band_limit == "auto" or cfg.data.noise_floor == "auto":  # need the file list; prepare() reuses it
             fcfg0 = cfg.feature_config()
             dataset = data_mod.load_dataset(cfg.data, progress=progress, cache_dir=cfg.train.cache_dir,
                                             sr=fcfg0.sr, duration=fcfg0.n_samples / fcfg0.sr)
             data_mod.band_limit(cfg, dataset.items, console=console)
+            data_mod.noise_floor(cfg, [it for it in dataset.items if it.split == "train"], console=console)
         cfg.save(run_dir / "config.yaml")
 
     import keras

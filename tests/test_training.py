@@ -326,6 +326,58 @@ def test_band_limit_caps_fmax_at_the_recordings_nyquist(tmp_path):
         bad.validate()
 
 
+def test_file_floor_db_exact_values():
+    from auricle.data import file_floor_db
+
+    sr = 8000
+    t = np.arange(sr) / sr
+    y = np.sin(2 * np.pi * 440 * t) * (t < 0.5)          # a tone, then digital silence
+    assert file_floor_db(y, sr) == 120.0
+    y2 = y + 10 ** (-30 / 20) * np.sin(2 * np.pi * 1000 * t)  # a floor 30 dB under the tone
+    assert file_floor_db(y2, sr) == pytest.approx(30.0, abs=0.5)
+    assert file_floor_db(np.zeros(100), sr) == 120.0
+
+
+def test_noise_floor_sets_top_db_below_the_recordings_floor(tmp_path):
+    """``data.noise_floor: auto``: recordings with a real floor ~25 dB under their peak get
+    features.top_db 40 (median + 15 dB, 10 dB steps), saved with the run; digitally silent
+    clips, ``off`` and special classes leave it alone."""
+    import soundfile as sf
+
+    from auricle.data import load_dataset, noise_floor
+    from auricle.training import train
+
+    rng = np.random.default_rng(0)
+
+    def write_set(root, floor):
+        for c, f in (("low", 300), ("high", 3000)):
+            (root / c).mkdir(parents=True)
+            for g in range(6):
+                t = np.arange(8000) / SR
+                y = 0.3 * np.sin(2 * np.pi * f * t) * ((t > 0.1) & (t < 0.35)) + floor * rng.standard_normal(8000)
+                sf.write(root / c / f"spk{g}_0.wav", y.astype("float32"), SR)
+        return root
+
+    root = write_set(tmp_path / "floor", 0.3 * 10 ** (-25 / 20))
+    cfg = small_config(root, tmp_path, epochs=1)
+    cfg.data.layout = "folder"
+    cfg.data.options = {"group_regex": r"(spk\d+)_"}
+    cfg.data.noise_floor = "auto"
+    items = load_dataset(cfg.data, progress=False).items
+    assert noise_floor(cfg, items) == 40.0 and cfg.feature_config().top_db == 40.0
+    off = small_config(root, tmp_path)
+    off.data.layout, off.data.options = "folder", {"group_regex": r"(spk\d+)_"}
+    assert noise_floor(off, items) is None and off.feature_config().top_db == 80.0
+    silent = small_config(write_set(tmp_path / "silent", 0.0), tmp_path)
+    silent.data.layout, silent.data.options, silent.data.noise_floor = "folder", {"group_regex": r"(spk\d+)_"}, "auto"
+    assert noise_floor(silent, load_dataset(silent.data, progress=False).items) is None
+    train(cfg, tmp_path / "run")
+    assert RunConfig.load(tmp_path / "run" / "config.yaml").feature_config().top_db == 40.0
+    with pytest.raises(Exception, match="noise_floor"):
+        off.data.noise_floor = "yes"
+        off.validate()
+
+
 def test_freq_warp_on_mfcc_fails_before_any_work(tmp_path):
     from auricle.errors import ConfigError
     from auricle.training import train
