@@ -445,6 +445,9 @@ def train(cfg: RunConfig, run_dir: str | Path, *, overwrite: bool = False, resum
                                         fcfg=fcfg))
     elif use_waves:
         power = _power_cache(cfg, chain, fcfg, tr.waves, console)
+        if power:  # the mel-power cache replaces the audio: free it (Speech Commands: ~5 GB of waveforms)
+            prep.splits["train"].waves = None
+            tr.waves = None
         # a power-domain batch costs ~3 ms: one prefetch thread keeps up, and a second one only
         # contends with the training step for the cores (demo, 2 cores: 1.26x vs 1.41x slow-down)
         train_data = _batches_class()(None if power else tr.waves, y_tr, fcfg, chain, cfg.train.batch_size,
