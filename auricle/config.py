@@ -136,6 +136,8 @@ class RunConfig:
             raise ConfigError(f"data.band_limit must be 'auto' or 'off', got {d.band_limit!r}")
         if d.noise_floor not in ("auto", "off"):
             raise ConfigError(f"data.noise_floor must be 'auto' or 'off', got {d.noise_floor!r}")
+        if self.train.augment_domain not in ("auto", "waveform", "power"):
+            raise ConfigError(f"train.augment_domain must be auto, waveform or power, got {self.train.augment_domain!r}")
         for k in ("trim_db", "drop_silent_db"):
             v = getattr(d, k)
             if v is not None and not (isinstance(v, (int, float)) and 0 < v <= 120):

@@ -1219,17 +1219,23 @@ def extract(cfg: FeatureConfig, batch: np.ndarray, *, workers: int = 1) -> np.nd
             _check_finite(y2[s:s + 256], s)
         out = np.array(y2[:, :, None], dtype=np.float32, copy=True)  # never alias the caller's array
     else:
-        st = _stft_plan(cfg.n_fft, cfg.hop_length, cfg.win_length, cfg.window, cfg.center, "constant")
+        st, mel, dct = _plans(cfg)
         db = (1.0, 1e-10, None if cfg.top_db is None else float(cfg.top_db))
-        mel = dct = None
-        if cfg.kind in ("log_mel", "mfcc"):
-            mel = _mel_plan_checked(cfg.sr, cfg.n_fft, cfg.n_mels, cfg.fmin, cfg.fmax, False, "slaney")
-        if cfg.kind == "mfcc":
-            dct = _dct_checked(cfg.n_mels, cfg.n_mfcc, 2, "ortho", 0)
         out = _compute(y2, st, power=float(cfg.power), mel=mel, db=db, dct=dct, workers=workers)
     if cfg.normalize == "per_clip":
         cmvn_(out, floor=cfg.cmvn_floor)
     return out
+
+
+def _plans(cfg: FeatureConfig) -> tuple:
+    """``(stft plan, mel plan or None, DCT matrix or None)`` of a spectral config."""
+    st = _stft_plan(cfg.n_fft, cfg.hop_length, cfg.win_length, cfg.window, cfg.center, "constant")
+    mel = dct = None
+    if cfg.kind in ("log_mel", "mfcc"):
+        mel = _mel_plan_checked(cfg.sr, cfg.n_fft, cfg.n_mels, cfg.fmin, cfg.fmax, False, "slaney")
+    if cfg.kind == "mfcc":
+        dct = _dct_checked(cfg.n_mels, cfg.n_mfcc, 2, "ortho", 0)
+    return st, mel, dct
 
 
 def mel_power(cfg: FeatureConfig, batch: np.ndarray, *, workers: int = 1) -> np.ndarray:
@@ -1249,10 +1255,7 @@ def mel_power(cfg: FeatureConfig, batch: np.ndarray, *, workers: int = 1) -> np.
         raise ConfigError(f"batch must be (N, {cfg.n_samples}), got shape {x.shape}",
                           fix="crop/pad with auricle.audio.fix_length")
     y2, _ = _as_batch(x)
-    st = _stft_plan(cfg.n_fft, cfg.hop_length, cfg.win_length, cfg.window, cfg.center, "constant")
-    mel = None
-    if cfg.kind in ("log_mel", "mfcc"):
-        mel = _mel_plan_checked(cfg.sr, cfg.n_fft, cfg.n_mels, cfg.fmin, cfg.fmax, False, "slaney")
+    st, mel, _ = _plans(cfg)
     return _compute(y2, st, power=float(cfg.power), mel=mel, db=None, workers=workers)
 
 

@@ -158,18 +158,16 @@ def _batches_class():
 
             idx = np.sort(self._order[i * self.bs:(i + 1) * self.bs])
             rng = np.random.default_rng([self.seed, self.epoch, i])
-            if self.power is not None:
+            if self.power is not None:  # whole chain on cached mel power (features transforms included)
                 S, rms, aug = self.power
                 x = aug.batch(S, rms, idx, rng)
-                if self.weights is not None:
-                    return x, self.y[idx], self.weights[idx]
-                return x, self.y[idx]
-            if self.feats is not None:  # feature-domain transforms only: start from the cached features
-                x = np.array(self.feats[idx])
             else:
-                w = self.chain.apply_waveform(self.waves[idx], rng, sr=self.fcfg.sr)
-                x = extract(self.fcfg, w)
-            x = self.chain.apply_features(x, rng, fcfg=self.fcfg)
+                if self.feats is not None:  # feature-domain transforms only: start from the cached features
+                    x = np.array(self.feats[idx])
+                else:
+                    w = self.chain.apply_waveform(self.waves[idx], rng, sr=self.fcfg.sr)
+                    x = extract(self.fcfg, w)
+                x = self.chain.apply_features(x, rng, fcfg=self.fcfg)
             if self.weights is not None:
                 return x, self.y[idx], self.weights[idx]
             return x, self.y[idx]
@@ -504,8 +502,6 @@ def _power_cache(cfg, chain, fcfg, waves, console):
     from auricle.augment.power import PowerAugmenter, power_reason
 
     domain = cfg.train.augment_domain
-    if domain not in ("auto", "waveform", "power"):
-        raise ConfigError(f"train.augment_domain must be auto, waveform or power, got {domain!r}")
     if domain == "waveform":
         return None
     why = power_reason(chain, fcfg)

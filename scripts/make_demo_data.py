@@ -47,6 +47,8 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from auricle.datasets.synth import trim_bounds, trim_word
+
 SR = 16000
 CLIP_SAMPLES = SR  # exactly 1.0 s
 KEYWORDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
@@ -196,25 +198,8 @@ def resample(x: np.ndarray, sr: float, speed: float = 1.0) -> np.ndarray:
     return soxr.resample(x.astype(np.float64), src, SR, quality="HQ")
 
 
-def trim_bounds(x: np.ndarray, db: float = TRIM_DB) -> tuple[int, int]:
-    """First and one-past-last sample whose magnitude is within ``db`` of the peak."""
-    a = np.abs(x)
-    peak = a.max() if a.size else 0.0
-    if peak <= 0:
-        return 0, 0
-    idx = np.flatnonzero(a >= peak * 10 ** (db / 20))
-    return int(idx[0]), int(idx[-1]) + 1
-
-
 def trim(x: np.ndarray) -> np.ndarray:
-    s, e = trim_bounds(x)
-    w = x[s:e].copy()
-    nf = min(int(0.003 * SR), len(w) // 4)  # 3 ms half-cosine fades against clicks
-    if nf > 1:
-        ramp = 0.5 - 0.5 * np.cos(np.linspace(0, np.pi, nf))
-        w[:nf] *= ramp
-        w[-nf:] *= ramp[::-1]
-    return w
+    return trim_word(x, SR, TRIM_DB)
 
 
 def _ogg_crc_table() -> list[int]:

@@ -376,6 +376,10 @@ def test_noise_floor_sets_top_db_below_the_recordings_floor(tmp_path):
     with pytest.raises(Exception, match="noise_floor"):
         off.data.noise_floor = "yes"
         off.validate()
+    with pytest.raises(Exception, match="augment_domain"):
+        off.data.noise_floor = "off"
+        off.train.augment_domain = "gpu"
+        off.validate()
 
 
 def test_freq_warp_on_mfcc_fails_before_any_work(tmp_path):

@@ -11,9 +11,8 @@ clean clip's mel power ``S`` computed once (:func:`auricle.features.mel_power`):
   ("pad") or wrapped ("roll") (exact up to the 10 ms rounding and the two edge frames);
 * noise ``n`` at a given SNR: ``S + a**2 * N`` with ``N`` the mel power of a window of the
   same circular unit-RMS noise bank the waveform path uses (:func:`auricle.augment.noise.noise_bank`)
-  and ``a`` the waveform path's noise RMS for that SNR.  This drops the cross term
-  ``2 Re(X conj(N))``, which has mean zero: the expected power is right, the per-bin spread of
-  a noisy mix is slightly smaller.
+  and ``a`` the waveform path's noise RMS for that SNR, plus the cross term ``2 Re(X conj(N))``
+  drawn at its size per band (:func:`mix_power`), so a noisy mix is as rough as on the waveform.
 
 then the dB/DCT/normalization of :func:`auricle.features.finish_power`, then the feature-domain
 transforms (SpecAugment, VTLP) as usual.  Which transforms can run here is declared per class
@@ -42,7 +41,7 @@ def power_reason(chain: Compose, fcfg) -> str | None:
     if float(fcfg.power) != 2.0:
         return "features.power is not 2 (noise adds in power, not magnitude)"
     for t in chain.waveform:
-        if not getattr(t, "power_ok", lambda: False)():
+        if not t.power_ok():
             return f"{t.name} has no power-domain form"
     return None
 
@@ -52,6 +51,7 @@ def noise_power(color: str, fcfg) -> tuple[np.ndarray, np.ndarray]:
     ``fcfg``'s STFT (frame ``k`` centred on sample ``k * hop``, wrapping), and the mean square
     of the clip-long window starting at each frame (the waveform path scales every window to
     unit RMS: for brown noise a 1-s window's RMS strays from the bank's).  Cached per config."""
+    from auricle.audio import fix_length
     from auricle.augment.noise import noise_bank
     from auricle.features import FeatureConfig, mel_power
 
@@ -72,7 +72,7 @@ def noise_power(color: str, fcfg) -> tuple[np.ndarray, np.ndarray]:
                 ext = np.concatenate([buf[-half:], buf, buf[:half + fcfg.n_fft]]).astype(np.float32)
                 cfg = FeatureConfig.from_dict({**fcfg.to_dict(), "center": False, "normalize": "none",
                                                "duration": len(ext) / fcfg.sr})
-                S = mel_power(cfg, fix_len(ext, cfg.n_samples))[0][:n_frames]
+                S = mel_power(cfg, fix_length(ext, length=cfg.n_samples, mode="start"))[0][:n_frames]
                 P = np.concatenate([S, S[:fcfg.n_frames]])  # windows that wrap become plain slices
                 P.setflags(write=False)
                 sq = np.square(np.concatenate([buf, buf]).astype(np.float64))
@@ -137,10 +137,6 @@ def _normals(n: int, rng: np.random.Generator) -> np.ndarray:
     return buf[start:start + n]
 
 
-def fix_len(x: np.ndarray, n: int) -> np.ndarray:
-    return x[:n] if len(x) >= n else np.pad(x, (0, n - len(x)))
-
-
 class PowerAugmenter:
     """Apply a chain's waveform transforms to clean mel power, then finish the features.
 
@@ -185,7 +181,7 @@ class PowerAugmenter:
         phases = [0]
         if any(isinstance(t, TimeShift) for t in self.chain.waveform):
             phases.append(self.fcfg.resolved_hop_length // 2)
-        S = np.empty((len(phases), len(waves), *self.fcfg.output_shape[:1], self._bins()), np.float32)
+        S = np.empty((len(phases), len(waves), self.fcfg.n_frames, self._bins()), np.float32)
         for p, d in enumerate(phases):
             for i in range(0, len(waves), chunk):
                 w = waves[i:i + chunk]
@@ -194,8 +190,8 @@ class PowerAugmenter:
                 S[p, i:i + chunk] = mel_power(self.fcfg, w)
         return S, self.rms(waves)
 
-    def _bins(self) -> int:
-        return self.fcfg.n_mels if self.fcfg.kind in ("log_mel", "mfcc") else 1 + self.fcfg.n_fft // 2
+    def _bins(self) -> int:  # mel power has n_mels bands even when the features are MFCCs
+        return self.fcfg.n_mels if self.fcfg.kind == "mfcc" else self.fcfg.n_bins
 
     def batch(self, S: np.ndarray, rms: np.ndarray, idx: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Features of examples ``idx`` of a :meth:`cache`: a random framing phase each, then the chain."""

@@ -98,14 +98,21 @@ def voices(n: int, *, seed: int = 0, engines: list[str] | None = None) -> list[V
     return pool[:n]
 
 
-def _trim(x: np.ndarray, sr: int) -> np.ndarray:
+def trim_bounds(x: np.ndarray, db: float = TRIM_DB) -> tuple[int, int]:
+    """First and one-past-last sample whose magnitude is within ``db`` of the peak."""
     a = np.abs(x)
     peak = a.max() if a.size else 0.0
     if peak <= 0:
-        return x[:0]
-    idx = np.flatnonzero(a >= peak * 10 ** (TRIM_DB / 20))
-    w = x[idx[0]:idx[-1] + 1].copy()
-    nf = min(int(0.003 * sr), len(w) // 4)  # 3 ms half-cosine fades against clicks
+        return 0, 0
+    idx = np.flatnonzero(a >= peak * 10 ** (db / 20))
+    return int(idx[0]), int(idx[-1]) + 1
+
+
+def trim_word(x: np.ndarray, sr: int, db: float = TRIM_DB) -> np.ndarray:
+    """The part of ``x`` within ``db`` of its peak, with 3 ms half-cosine fades against clicks."""
+    s, e = trim_bounds(x, db)
+    w = x[s:e].copy()
+    nf = min(int(0.003 * sr), len(w) // 4)
     if nf > 1:
         ramp = 0.5 - 0.5 * np.cos(np.linspace(0, np.pi, nf))
         w[:nf] *= ramp
@@ -134,7 +141,7 @@ def speak(voice: Voice, text: str, *, sr: int, rng: np.random.Generator, tmp: st
     x, native = sf.read(wav, dtype="float64", always_2d=True)
     os.remove(wav)
     x = soxr.resample(x.mean(axis=1), native * speed, sr, quality="HQ")
-    return _trim(x, sr)
+    return trim_word(x, sr)
 
 
 def synthesize(labels, out, *, n_voices: int = 100, per_voice: int = 2, sr: int = 16000, seed: int = 0,
