@@ -63,6 +63,7 @@ class TrainConfig:
     warmup_epochs: int = 0
     loss: str = "categorical_crossentropy"  # or focal
     label_smoothing: float = 0.0
+    mixup: float = 0.0               # alpha of mixup's Beta(alpha, alpha) mixing weight; 0 disables
     early_stopping: int = 0          # patience in epochs; 0 disables
     monitor: str = "val_accuracy"
     class_weight: Any = None         # None, "balanced", or {label: weight}
@@ -136,6 +137,8 @@ class RunConfig:
             raise ConfigError(f"data.band_limit must be 'auto' or 'off', got {d.band_limit!r}")
         if d.noise_floor not in ("auto", "off"):
             raise ConfigError(f"data.noise_floor must be 'auto' or 'off', got {d.noise_floor!r}")
+        if not (isinstance(self.train.mixup, (int, float)) and self.train.mixup >= 0):
+            raise ConfigError(f"train.mixup must be a number >= 0 (Beta alpha; 0 disables), got {self.train.mixup!r}")
         if self.train.augment_domain not in ("auto", "waveform", "power"):
             raise ConfigError(f"train.augment_domain must be auto, waveform or power, got {self.train.augment_domain!r}")
         for k in ("trim_db", "drop_silent_db"):

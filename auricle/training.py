@@ -128,6 +128,25 @@ def oversample_indices(y: np.ndarray, *, seed: int = 0) -> np.ndarray:
     return np.sort(np.concatenate(out))
 
 
+def mixup(x, y, weights, alpha: float, rng):
+    """Mixup (Zhang et al. 2018) within a batch: each example is blended with a shuffled partner,
+    ``lam * a + (1 - lam) * b`` for features, one-hot labels and sample weights alike, with
+    ``lam ~ Beta(alpha, alpha)`` drawn per example and folded to ``max(lam, 1 - lam)`` so the
+    first example dominates.  Returns new arrays; ``alpha <= 0`` returns the inputs."""
+    if alpha <= 0 or len(y) < 2:
+        return x, y, weights
+    lam = rng.beta(alpha, alpha, len(y))
+    lam = np.maximum(lam, 1.0 - lam)
+    partner = rng.permutation(len(y))
+    lx = lam.reshape((-1,) + (1,) * (x.ndim - 1)).astype(x.dtype)
+    x = lx * x + (1 - lx) * x[partner]
+    ly = lam[:, None].astype(y.dtype)
+    y = ly * y + (1 - ly) * y[partner]
+    if weights is not None:
+        weights = (lam * weights + (1 - lam) * weights[partner]).astype(weights.dtype)
+    return x, y, weights
+
+
 def _batches_class():
     import keras
 
@@ -136,14 +155,14 @@ def _batches_class():
         Without waveform transforms it starts from the cached features (``feats``)."""
 
         def __init__(self, waves, y_onehot, fcfg, chain, batch_size, seed, weights=None, workers=2, feats=None,
-                     power=None):
+                     power=None, mixup=0.0):
             # threads, not processes: FFTs and BLAS release the GIL, and batches are a pure
             # function of (seed, epoch, index), so prefetching keeps training reproducible
             super().__init__(workers=max(1, int(workers)), use_multiprocessing=False, max_queue_size=8)
             self.waves, self.y, self.fcfg, self.chain = waves, y_onehot, fcfg, chain
             self.feats = feats  # with waves=None: cached features, feature-domain transforms only
             self.power = power  # (mel power, active rms, PowerAugmenter): augment without an STFT per batch
-            self.bs, self.seed, self.weights = batch_size, seed, weights
+            self.bs, self.seed, self.weights, self.mixup = batch_size, seed, weights, float(mixup)
             self.epoch = 0
             self._order = self._perm()
 
@@ -168,9 +187,10 @@ def _batches_class():
                     w = self.chain.apply_waveform(self.waves[idx], rng, sr=self.fcfg.sr)
                     x = extract(self.fcfg, w)
                 x = self.chain.apply_features(x, rng, fcfg=self.fcfg)
-            if self.weights is not None:
-                return x, self.y[idx], self.weights[idx]
-            return x, self.y[idx]
+            y, w = self.y[idx], None if self.weights is None else self.weights[idx]
+            if self.mixup:
+                x, y, w = mixup(x, y, w, self.mixup, rng)
+            return (x, y) if w is None else (x, y, w)
 
         def on_epoch_end(self):
             self.epoch += 1
@@ -187,8 +207,9 @@ def _bucket_class():
         cut into batches, batch order shuffled per epoch, each batch cropped to its longest
         row (masked sequence models then skip the rest).  Seeded per (epoch, batch)."""
 
-        def __init__(self, x, y_onehot, lengths, chain, batch_size, seed, weights=None, fcfg=None):
+        def __init__(self, x, y_onehot, lengths, chain, batch_size, seed, weights=None, fcfg=None, mixup=0.0):
             super().__init__()
+            self.mixup = float(mixup)
             self.x, self.y, self.lengths, self.chain = x, y_onehot, np.asarray(lengths), chain
             self.fcfg = fcfg
             self.bs, self.seed, self.weights = batch_size, seed, weights
@@ -207,11 +228,13 @@ def _bucket_class():
             idx = np.sort(self.batches[self._perm[i]])
             t = int(self.lengths[idx].max())
             x = np.array(self.x[idx, :t])
+            rng = np.random.default_rng([self.seed, self.epoch, i])
             if self.chain is not None and self.chain.features:
-                x = self.chain.apply_features(x, np.random.default_rng([self.seed, self.epoch, i]), fcfg=self.fcfg)
-            if self.weights is not None:
-                return x, self.y[idx], self.weights[idx]
-            return x, self.y[idx]
+                x = self.chain.apply_features(x, rng, fcfg=self.fcfg)
+            y, w = self.y[idx], None if self.weights is None else self.weights[idx]
+            if self.mixup:
+                x, y, w = mixup(x, y, w, self.mixup, rng)
+            return (x, y) if w is None else (x, y, w)
 
         def on_epoch_end(self):
             self.epoch += 1
@@ -440,7 +463,7 @@ def train(cfg: RunConfig, run_dir: str | Path, *, overwrite: bool = False, resum
     weights = None if cw is None else np.array([cw[int(c)] for c in tr.y], dtype="float32")
     if variable:
         fit_kw = dict(x=_bucket_class()(tr.x, y_tr, tr.lengths, chain, cfg.train.batch_size, cfg.train.seed, weights,
-                                        fcfg=fcfg))
+                                        fcfg=fcfg, mixup=cfg.train.mixup))
     elif use_waves:
         power = _power_cache(cfg, chain, fcfg, tr.waves, console)
         if power:  # the mel-power cache replaces the audio: free it (Speech Commands: ~5 GB of waveforms)
@@ -450,11 +473,11 @@ def train(cfg: RunConfig, run_dir: str | Path, *, overwrite: bool = False, resum
         # contends with the training step for the cores (demo, 2 cores: 1.26x vs 1.41x slow-down)
         train_data = _batches_class()(None if power else tr.waves, y_tr, fcfg, chain, cfg.train.batch_size,
                                       cfg.train.seed, weights, workers=1 if power else cfg.train.workers,
-                                      power=power)
+                                      power=power, mixup=cfg.train.mixup)
         fit_kw = dict(x=train_data)
-    elif chain.features:  # SpecAugment etc. without waveform transforms (or windowed long files)
+    elif chain.features or cfg.train.mixup:  # SpecAugment / mixup without waveform transforms (or windowed long files)
         train_data = _batches_class()(None, y_tr, fcfg, chain, cfg.train.batch_size, cfg.train.seed, weights,
-                                      workers=cfg.train.workers, feats=tr.x)
+                                      workers=cfg.train.workers, feats=tr.x, mixup=cfg.train.mixup)
         fit_kw = dict(x=train_data)
     else:
         fit_kw = dict(x=tr.x, y=y_tr, batch_size=cfg.train.batch_size, shuffle=True, class_weight=cw)

@@ -393,3 +393,67 @@ def test_freq_warp_on_mfcc_fails_before_any_work(tmp_path):
     with pytest.raises(ConfigError, match="augment.freq_warp=false"):
         train(cfg, tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+def test_ensemble_of_runs_averages_member_probabilities(trained, tmp_path):
+    import shutil
+
+    from auricle.data import featurize, load_dataset
+    from auricle.evaluation import predict_probs
+    from auricle.inference import load_run, predict_files
+    from auricle.models.ensemble import combine_runs
+    from auricle.training import train
+
+    root, run, _ = trained
+    other = tmp_path / "other"
+    train(small_config(root, tmp_path, seed=1), other)
+    out = tmp_path / "both"
+    m = combine_runs([run, other], out)
+    assert json.loads((out / "members.json").read_text()) == [str(run.resolve()), str(other.resolve())]
+    ens, a, b = load_run(out), load_run(run), load_run(other)
+    assert ens.config.model["options"]["members"] == ["cnn", "cnn"]
+    cfg, fc = a.config, a.feature_config
+    items = [it for it in load_dataset(cfg.data, progress=False, sr=fc.sr, duration=fc.n_samples / fc.sr).items
+             if it.split == "test"]
+    arr, _ = featurize(items, a.labels, fc, crop=a.crop, progress=False)
+    pa, pb, pe = (predict_probs(r.model, arr.x) for r in (a, b, ens))
+    np.testing.assert_allclose(pe, (pa + pb) / 2, atol=1e-6)
+    assert m["accuracy"] == pytest.approx(float((pe.argmax(1) == arr.y).mean()))
+    assert predict_files(ens, [root / "high/spk0_0.wav"])[0].top[0][0] == "high"
+    with pytest.raises(RunError, match="already exists"):
+        combine_runs([run, other], out)
+    with pytest.raises(RunError, match="one of the members"):
+        combine_runs([run, other], other, overwrite=True)
+    odd = tmp_path / "odd"
+    shutil.copytree(other, odd)
+    feats = json.loads((odd / "features.json").read_text())
+    (odd / "features.json").write_text(json.dumps({**feats, "n_mels": 64}))
+    with pytest.raises(RunError, match="n_mels=64"):
+        combine_runs([run, odd], tmp_path / "x")
+    (odd / "labels.json").write_text(json.dumps(["a", "b", "c"]))
+    with pytest.raises(RunError, match="labels differ"):
+        combine_runs([run, odd], tmp_path / "x")
+    with pytest.raises(RunError, match="at least two"):
+        combine_runs([run], tmp_path / "x")
+
+
+def test_mixup_blends_features_labels_and_weights():
+    from auricle.training import mixup
+
+    n = 64
+    x = np.arange(n, dtype="float32")[:, None, None] * np.ones((1, 3, 2), "float32")
+    y = np.eye(4, dtype="float32")[np.arange(n) % 4]
+    w = np.arange(1, n + 1, dtype="float32")
+    xm, ym, wm = mixup(x, y, w, 0.4, np.random.default_rng(3))
+    rng = np.random.default_rng(3)
+    lam = rng.beta(0.4, 0.4, n)
+    lam = np.maximum(lam, 1 - lam)
+    partner = rng.permutation(n)
+    np.testing.assert_allclose(xm[:, 0, 0], lam * np.arange(n) + (1 - lam) * partner, rtol=1e-5)
+    assert np.allclose(xm, xm[:, :1, :1])                       # every value of an example mixed alike
+    np.testing.assert_allclose(ym.sum(1), 1, atol=1e-6)
+    assert (ym.argmax(1) == np.arange(n) % 4).all()             # the example itself dominates (lam >= 0.5)
+    np.testing.assert_allclose(wm, lam * w + (1 - lam) * w[partner], rtol=1e-5)
+    assert mixup(x, y, None, 0.0, np.random.default_rng(0))[0] is x
+    with pytest.raises(Exception, match="train.mixup"):
+        RunConfig.from_dict({"train": {"mixup": -1}})

@@ -133,6 +133,22 @@ def evaluate(
 
 @app.command()
 @friendly
+def ensemble(
+    runs: List[Path] = typer.Argument(..., help="Two or more run directories trained with the same labels and features."),
+    out: Path = typer.Option(..., help="New run directory for the averaged model."),
+    overwrite: bool = typer.Option(False, help="Replace OUT if it exists."),
+    no_eval: bool = typer.Option(False, "--no-eval", help="Do not evaluate on the first run's test split."),
+):
+    """Average separately trained runs into one run (predict, evaluate, export it like any run)."""
+    quiet_keras()
+    from auricle.models.ensemble import combine_runs
+
+    combine_runs(runs, out, overwrite=overwrite, evaluate=not no_eval, console=console)
+    console.print(f"ensemble of {len(runs)} runs -> {out}")
+
+
+@app.command()
+@friendly
 def predict(
     run: Path = typer.Argument(..., help="Run directory."),
     inputs: List[Path] = typer.Argument(..., help="Audio files or folders."),

@@ -82,7 +82,7 @@ def list_models() -> list[ModelSpec]:
 def _load_builtin():
     # importing the modules runs their @register_model decorators
     from auricle.models import cnn, mlp, recurrent, tcn  # noqa: F401
-    from auricle.models import bcresnet, crnn, dscnn, resnet  # noqa: F401
+    from auricle.models import bcresnet, crnn, dscnn, ensemble, resnet  # noqa: F401
     from auricle.classic import models as _classic  # noqa: F401  (kind="classic": scikit-learn on summary features)
 
 
