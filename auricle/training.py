@@ -361,6 +361,11 @@ def train(cfg: RunConfig, run_dir: str | Path, *, overwrite: bool = False, resum
 
     console = console or Console()
     run_dir = Path(run_dir)
+    from auricle.models.ensemble import train_separately, trains_separately
+
+    if (trains_separately(cfg) if not resume else
+            (run_dir / "config.yaml").exists() and trains_separately(RunConfig.load(run_dir / "config.yaml"))):
+        return train_separately(cfg, run_dir, overwrite=overwrite, resume=resume, console=console, progress=progress)
     if not resume:
         from auricle.models import get_model
 
@@ -384,12 +389,7 @@ def train(cfg: RunConfig, run_dir: str | Path, *, overwrite: bool = False, resum
         if (run_dir / "model.keras").exists() and not (run_dir / "checkpoint" / STATE_FILE).exists():
             raise RunError("this run already finished", path=run_dir, fix="nothing to resume; use `auricle evaluate`")
     else:
-        if cfg.data.band_limit == "auto" or cfg.data.noise_floor == "auto":  # need the file list; prepare() reuses it
-            fcfg0 = cfg.feature_config()
-            dataset = data_mod.load_dataset(cfg.data, progress=progress, cache_dir=cfg.train.cache_dir,
-                                            sr=fcfg0.sr, duration=fcfg0.n_samples / fcfg0.sr)
-            data_mod.band_limit(cfg, dataset.items, console=console)
-            data_mod.noise_floor(cfg, [it for it in dataset.items if it.split == "train"], console=console)
+        dataset = resolve_auto_settings(cfg, console=console, progress=progress)
         cfg.save(run_dir / "config.yaml")
 
     import keras
@@ -517,6 +517,21 @@ def train(cfg: RunConfig, run_dir: str | Path, *, overwrite: bool = False, resum
     metrics = evaluate_prepared(model, prep, run_dir, cfg=cfg, info=info, console=console)
     shutil.rmtree(run_dir / "checkpoint", ignore_errors=True)
     return metrics
+
+
+def resolve_auto_settings(cfg, *, console, progress: bool = True):
+    """Settle ``data.band_limit: auto`` and ``data.noise_floor: auto`` into ``cfg.features``.
+    Returns the indexed dataset when it had to be read (``prepare`` reuses it), else None."""
+    from auricle import data as data_mod
+
+    if cfg.data.band_limit != "auto" and cfg.data.noise_floor != "auto":
+        return None
+    fcfg0 = cfg.feature_config()
+    dataset = data_mod.load_dataset(cfg.data, progress=progress, cache_dir=cfg.train.cache_dir,
+                                    sr=fcfg0.sr, duration=fcfg0.n_samples / fcfg0.sr)
+    data_mod.band_limit(cfg, dataset.items, console=console)
+    data_mod.noise_floor(cfg, [it for it in dataset.items if it.split == "train"], console=console)
+    return dataset
 
 
 def _power_cache(cfg, chain, fcfg, waves, console):

@@ -457,3 +457,53 @@ def test_mixup_blends_features_labels_and_weights():
     assert mixup(x, y, None, 0.0, np.random.default_rng(0))[0] is x
     with pytest.raises(Exception, match="train.mixup"):
         RunConfig.from_dict({"train": {"mixup": -1}})
+
+
+def test_ensemble_config_trains_members_separately_and_resumes(tmp_path):
+    import shutil
+
+    from auricle.data import featurize, load_dataset
+    from auricle.evaluation import predict_probs
+    from auricle.inference import load_run
+    from auricle.models import load_model
+    from auricle.training import train
+
+    root = make_dataset(tmp_path / "data", groups=6, per=2)
+    cfg = small_config(root, tmp_path, epochs=3)
+    cfg.model = {"name": "ensemble", "options": {"members": ["cnn", "cnn"], "member_options": [{"dense": 16}, {"dense": 8}]}}
+    run = tmp_path / "run"
+    m = train(cfg, run)
+    dirs = [run / "members" / "m0_cnn", run / "members" / "m1_cnn"]
+    for d in dirs:
+        assert (d / "model.keras").exists() and (d / "report.md").exists()
+    assert [load_run(d).config.train.seed for d in dirs] == [0, 1]  # same family: different seeds
+    assert "## Members" in (run / "report.md").read_text() and (run / "curves.png").exists()
+    assert len(m["run"]["members"]) == 2 and m["run"]["params"] == sum(x["params"] for x in m["run"]["members"])
+    r = load_run(run)
+    fc = r.feature_config
+    items = [it for it in load_dataset(r.config.data, progress=False, sr=fc.sr, duration=fc.n_samples / fc.sr).items
+             if it.split == "test"]
+    x = featurize(items, r.labels, fc, crop=r.crop, progress=False)[0].x
+    members = [predict_probs(load_model(d / "model.keras"), x) for d in dirs]
+    np.testing.assert_allclose(predict_probs(r.model, x), np.mean(members, 0), atol=1e-6)
+    # interrupted after the first member: resume keeps it and trains the second
+    kept = (dirs[0] / "model.keras").stat().st_mtime_ns
+    (run / "model.keras").unlink()
+    shutil.rmtree(dirs[1])
+    m2 = train(None, run, resume=True)
+    assert (dirs[0] / "model.keras").stat().st_mtime_ns == kept and (dirs[1] / "model.keras").exists()
+    assert m2["run"]["members"][0]["splits"] == m["run"]["members"][0]["splits"]
+    with pytest.raises(RunError, match="already finished"):
+        train(None, run, resume=True)
+
+
+def test_ensemble_with_a_classic_member_fails_before_any_work(tmp_path):
+    from auricle.errors import ModelError
+    from auricle.training import train
+
+    root = make_dataset(tmp_path / "data", groups=4, per=1)
+    cfg = small_config(root, tmp_path)
+    cfg.model = {"name": "ensemble", "options": {"members": ["cnn", "xgboost"]}}
+    with pytest.raises(ModelError, match="xgboost"):
+        train(cfg, tmp_path / "run")
+    assert not (tmp_path / "run").exists()

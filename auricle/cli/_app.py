@@ -24,8 +24,11 @@ err_console = Console(stderr=True)
 def _quiet_tf():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    import logging
     import warnings
     warnings.filterwarnings("ignore", category=UserWarning, module="keras")
+    # tf.function "retracing" notices when several models predict in one process (ensembles)
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
 
 def quiet_keras() -> None:

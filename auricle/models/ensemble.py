@@ -4,9 +4,12 @@ Two ways to get one, both ending in the same kind of Keras model (members as nes
 a ``keras.layers.Average`` on their softmax outputs), so a run directory holding an ensemble
 predicts, evaluates, streams (windowed) and exports like any other:
 
-* ``model: {name: ensemble, options: {members: [cnn, tc_resnet14]}}`` builds the members
-  untrained and ``auricle train`` fits them together (one loss on the averaged probabilities,
-  the same batches and augmentation for every member);
+* ``model: {name: ensemble, options: {members: [cnn, tc_resnet14]}}``: ``auricle train`` trains
+  each member as its own run under ``RUN/members/`` (its own best epoch, report and resume
+  point), then averages them (:func:`train_separately`).  ``fit: together`` instead fits the
+  averaged model as one network (one loss on the averaged probabilities): on FSDD
+  leave-one-speaker-out that scored 83.8% on test speakers (90.8% validation) against 88.5%
+  (91.2%) for the same pair trained separately, so separately is the default;
 * :func:`combine_runs` (``auricle ensemble RUN RUN ... --out DIR``) averages runs that were
   trained separately, after checking they share labels and features.
 
@@ -50,7 +53,7 @@ def average_models(models, input_shape, *, names=None, name: str = "ensemble"):
 
 @register_model("ensemble", description="Members (default cnn + tc_resnet14) trained together on the same "
                 "batches; their class probabilities are averaged", streamable="window")
-def ensemble(input_shape, n_classes, *, members=("cnn", "tc_resnet14"), member_options=None,
+def ensemble(input_shape, n_classes, *, members=("cnn", "tc_resnet14"), member_options=None, fit="separately",
              dropout=None, l1=None, l2=None, batch_norm=None, width=None):
     """Average of several registered models.
 
@@ -60,6 +63,9 @@ def ensemble(input_shape, n_classes, *, members=("cnn", "tc_resnet14"), member_o
         Registered Keras model names (a name may repeat).
     member_options : sequence of dict, optional
         Options for each member, in the same order (``None`` or ``{}``: that model's defaults).
+    fit : {"separately", "together"}
+        How ``auricle train`` fits it: each member as its own run, then averaged (default), or
+        the averaged network as one model.  The network built here is the same either way.
     dropout, l1, l2, batch_norm, width
         When set, passed to every member that has the option.
 
@@ -69,6 +75,8 @@ def ensemble(input_shape, n_classes, *, members=("cnn", "tc_resnet14"), member_o
     """
     from auricle.models.registry import get_model
 
+    if fit not in ("separately", "together"):
+        raise ModelError(f"ensemble: fit must be 'separately' or 'together', got {fit!r}")
     members = list(members)
     opts = list(member_options or [{}] * len(members))
     if len(opts) != len(members):
@@ -150,3 +158,161 @@ def combine_runs(run_dirs, out_dir, *, overwrite: bool = False, evaluate: bool =
 
     m = evaluate_run(out, out_dir=out, console=console, progress=False)
     return m
+
+
+_COMMON = ("dropout", "l1", "l2", "batch_norm", "width")
+
+
+def member_configs(cfg) -> list:
+    """The run config of each member of an ``ensemble`` config: the same data, features,
+    augmentation and training, the member's model and options (plus the ensemble's common
+    regularization options it accepts), and the seed plus how many members of the same family
+    came before (two cnns get seeds 0 and 1)."""
+    from auricle.config import RunConfig
+    from auricle.models.registry import get_model
+
+    opts = dict(cfg.model.get("options") or {})
+    members = list(opts.get("members") or ("cnn", "tc_resnet14"))
+    mopts = list(opts.get("member_options") or [{}] * len(members))
+    if len(members) < 2 or len(mopts) != len(members):
+        raise ModelError(f"ensemble: {len(members)} member(s) and {len(mopts)} member_options",
+                         fix="list two or more members and one options mapping per member (or none)")
+    common = {k: opts[k] for k in _COMMON if opts.get(k) is not None}
+    seen: dict[str, int] = {}
+    out = []
+    for i, (name, o) in enumerate(zip(members, mopts)):
+        spec = get_model(name)
+        if spec.kind != "keras" or name == "ensemble":
+            raise ModelError(f"ensemble: member '{name}' must be a Keras model other than ensemble")
+        d = cfg.to_dict()
+        d["name"] = f"{cfg.name}-m{i}-{name}"
+        d["model"] = {"name": name, "options": {**{k: v for k, v in common.items() if k in spec.defaults}, **(o or {})}}
+        d["train"]["seed"] = cfg.train.seed + seen.get(name, 0)
+        seen[name] = seen.get(name, 0) + 1
+        out.append(RunConfig.from_dict(d))
+    return out
+
+
+def trains_separately(cfg) -> bool:
+    return cfg.model.get("name") == "ensemble" and (cfg.model.get("options") or {}).get("fit", "separately") == "separately"
+
+
+def train_separately(cfg, run_dir, *, overwrite: bool = False, resume: bool = False, console=None,
+                     progress: bool = True) -> dict:
+    """Train each member of an ``ensemble`` config as its own run in ``RUN/members/m<i>_<name>``,
+    then write ``RUN`` as one run holding their average (evaluated, reported, exportable).
+
+    A member that finished is kept on ``resume``; an interrupted one resumes from its checkpoint.
+    """
+    import time
+
+    from rich.console import Console
+
+    from auricle import data as data_mod
+    from auricle.config import RunConfig
+    from auricle.evaluation import evaluate_prepared
+    from auricle.models.registry import load_model
+    from auricle.training import _atomic_write, _check_model_options, prepare_run_dir, resolve_auto_settings, train
+
+    console = console or Console()
+    run_dir = Path(run_dir)
+    t0 = time.time()
+    if resume:
+        prepare_run_dir(run_dir, overwrite=False, resume=True)
+        cfg = RunConfig.load(run_dir / "config.yaml")
+        if (run_dir / "model.keras").exists():
+            raise RunError("this run already finished", path=run_dir, fix="nothing to resume; use `auricle evaluate`")
+    else:
+        cfg.validate()
+        _check_model_options(cfg)
+        member_configs(cfg)  # fail on a bad member before any work
+        prepare_run_dir(run_dir, overwrite=overwrite, resume=False)
+        resolve_auto_settings(cfg, console=console, progress=progress)
+        cfg.save(run_dir / "config.yaml")
+    subs = member_configs(cfg)
+    dirs = [run_dir / "members" / f"m{i}_{c.model['name']}" for i, c in enumerate(subs)]
+    for i, (sub, d) in enumerate(zip(subs, dirs)):
+        head = f"[bold]ensemble member {i + 1}/{len(subs)}: {sub.model['name']}[/bold] (seed {sub.train.seed})"
+        if (d / "model.keras").exists() and (d / "metrics.json").exists() and not (d / "checkpoint").exists():
+            console.print(f"{head}: finished earlier, kept")
+            continue
+        console.print(head)
+        if (d / "checkpoint").exists():
+            train(None, d, resume=True, console=console, progress=progress)
+        else:
+            train(sub, d, overwrite=True, console=console, progress=progress)
+    models = [load_model(d / "model.keras") for d in dirs]
+    names = [c.model["name"] for c in subs]
+    for f in ("labels.json", "features.json"):
+        shutil.copyfile(dirs[0] / f, run_dir / f)
+    prep, _ = data_mod.prepare(cfg, progress=progress)
+    model = average_models(models, prep.splits["train"].x.shape[1:], names=names)
+    tmp = run_dir / "model.tmp.keras"
+    model.save(str(tmp))
+    tmp.replace(run_dir / "model.keras")
+    infos = [json.loads((d / "metrics.json").read_text()) for d in dirs]
+    rows, keys = [], None
+    for i, d in enumerate(dirs):
+        lines = (d / "history.csv").read_text().strip().splitlines()
+        keys = keys or ["member"] + lines[0].split(",")
+        rows += [f"{i}," + r for r in lines[1:]]
+    _atomic_write(run_dir / "history.csv", "\n".join([",".join(keys)] + rows) + "\n")
+    r0 = infos[0]["run"]
+    info = {"best_epoch": None, "monitor": r0.get("monitor"), "epochs_run": cfg.train.epochs,
+            "params": int(model.count_params()),
+            "train_seconds": round(sum(m["run"]["train_seconds"] for m in infos), 1),
+            "wall_seconds": round(time.time() - t0, 1), "counts": r0["counts"], "class_weight": r0.get("class_weight"),
+            "class_counts": r0.get("class_counts"), "skipped_files": r0.get("skipped_files", []),
+            "members": [{"model": n, "run": str(d.relative_to(run_dir)), "params": m["run"]["params"],
+                         "best_epoch": m["run"]["best_epoch"], "seed": c.train.seed,
+                         "splits": {k: v["accuracy"] for k, v in m["splits"].items()}}
+                        for n, d, m, c in zip(names, dirs, infos, subs)]}
+    metrics = evaluate_prepared(model, prep, run_dir, cfg=cfg, info=info, console=None)
+    plot_member_curves([_history(d) for d in dirs], names, run_dir / "curves.png")
+    with open(run_dir / "report.md", "a") as fh:
+        fh.write("\n## Members (each trained as its own run; the ensemble averages their probabilities)\n\n"
+                 "| member | params | seed | best epoch | " + " | ".join(metrics["splits"]) + " |\n|---|---:|---:|---:|"
+                 + "---:|" * len(metrics["splits"]) + "\n")
+        for mem in info["members"]:
+            fh.write(f"| `{mem['run']}` | {mem['params']:,} | {mem['seed']} | {mem['best_epoch']} | "
+                     + " | ".join(f"{mem['splits'].get(k, float('nan')):.2%}" for k in metrics["splits"]) + " |\n")
+        fh.write("| **ensemble** | " + f"{info['params']:,} | | | "
+                 + " | ".join(f"**{v['accuracy']:.2%}**" for v in metrics["splits"].values()) + " |\n")
+    from auricle.evaluation import _print_summary
+
+    _print_summary(console, metrics, run_dir)
+    console.print("members: " + ", ".join(f"{m['model']} {m['splits'].get(metrics['evaluated_on'], 0):.1%}"
+                                          for m in info["members"])
+                  + f"; ensemble {metrics['accuracy']:.1%} ({metrics['evaluated_on']})")
+    return metrics
+
+
+def _history(d: Path) -> list[dict]:
+    from auricle.evaluation import _read_history
+
+    return _read_history(d / "history.csv")
+
+
+def plot_member_curves(histories, names, path) -> None:
+    """Accuracy and loss per epoch of every member (train dashed, validation solid)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for i, (h, name) in enumerate(zip(histories, names)):
+        if not h:
+            continue
+        ep = [r["epoch"] for r in h]
+        for ax, key in ((axes[0], "accuracy"), (axes[1], "loss")):
+            line, = ax.plot(ep, [r.get(key) for r in h], ls="--", lw=1, label=f"m{i} {name} train")
+            if any(r.get(f"val_{key}") is not None for r in h):
+                ax.plot(ep, [r.get(f"val_{key}") for r in h], color=line.get_color(), label=f"m{i} {name} validation")
+    for ax, title in ((axes[0], "accuracy"), (axes[1], "loss")):
+        ax.set_xlabel("epoch")
+        ax.set_title(f"{title} (ensemble members)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
