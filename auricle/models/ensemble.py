@@ -143,10 +143,15 @@ def combine_runs(run_dirs, out_dir, *, overwrite: bool = False, evaluate: bool =
         raise RunError("the output folder is one of the members", path=out, fix="choose a new --out folder")
     prepare_run_dir(out, overwrite=overwrite, resume=False)
     models = [load_model(r / "model.keras") for r in run_dirs]
-    names = [RunConfig.load(r / "config.yaml").model["name"] for r in run_dirs]
+    member_models = [RunConfig.load(r / "config.yaml").model for r in run_dirs]
+    names = [m["name"] for m in member_models]
+    if "ensemble" in names:
+        raise RunError("a member run is itself an ensemble", path=run_dirs[names.index("ensemble")],
+                       fix="pass its member runs (RUN/members/*) instead")
     model = average_models(models, models[0].input_shape[1:], names=names)
     cfg = RunConfig.load(run_dirs[0] / "config.yaml")
-    cfg.model = {"name": "ensemble", "options": {"members": names}}
+    cfg.model = {"name": "ensemble", "options": {"members": names,
+                                                 "member_options": [dict(m.get("options") or {}) for m in member_models]}}
     cfg.save(out / "config.yaml")
     (out / "members.json").write_text(json.dumps([str(r.resolve()) for r in run_dirs], indent=1))
     for f in ("labels.json", "features.json"):
@@ -212,7 +217,8 @@ def train_separately(cfg, run_dir, *, overwrite: bool = False, resume: bool = Fa
     from auricle.config import RunConfig
     from auricle.evaluation import evaluate_prepared
     from auricle.models.registry import load_model
-    from auricle.training import _atomic_write, _check_model_options, prepare_run_dir, resolve_auto_settings, train
+    from auricle.training import (TrainingInterrupted, _atomic_write, _check_model_options, prepare_run_dir,
+                                   resolve_auto_settings, train)
 
     console = console or Console()
     run_dir = Path(run_dir)
@@ -237,10 +243,15 @@ def train_separately(cfg, run_dir, *, overwrite: bool = False, resume: bool = Fa
             console.print(f"{head}: finished earlier, kept")
             continue
         console.print(head)
-        if (d / "checkpoint").exists():
-            train(None, d, resume=True, console=console, progress=progress)
-        else:
-            train(sub, d, overwrite=True, console=console, progress=progress)
+        try:
+            if (d / "checkpoint").exists():
+                train(None, d, resume=True, console=console, progress=progress)
+            else:
+                train(sub, d, overwrite=True, console=console, progress=progress)
+        except TrainingInterrupted:
+            raise TrainingInterrupted(f"training interrupted in ensemble member {i + 1}/{len(subs)} "
+                                      f"({sub.model['name']}); finished members and its checkpoint are kept",
+                                      path=run_dir, fix=f"resume with: auricle train --resume {run_dir}") from None
     models = [load_model(d / "model.keras") for d in dirs]
     names = [c.model["name"] for c in subs]
     for f in ("labels.json", "features.json"):

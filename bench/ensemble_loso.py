@@ -1,0 +1,79 @@
+"""Ensembles of finished FSDD leave-one-speaker-out runs, without retraining.
+
+Each ``label=DIR`` names a folder holding one run per test speaker (``DIR/<speaker>/``, as
+``bench/bench_zoo.py`` and ``bench/fsdd_loso.py`` write them).  For every combination given
+(``a+b``, ``a+b+c``; default: each label alone) it averages the members' class probabilities on
+each fold's test and validation speaker, exactly as ``auricle ensemble`` does, and prints test and
+validation accuracy per fold, mean and worst.  Run by hand, e.g.:
+
+    .venv/bin/python bench/ensemble_loso.py cnn=bench/out/zoo/cnn tc=bench/out/fsdd/default -- cnn tc cnn+tc
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+SPEAKERS = ["george", "jackson", "lucas", "nicolas", "theo", "yweweler"]
+
+
+def fold_probs(run_dir: Path, split: str):
+    from auricle.data import featurize, load_dataset
+    from auricle.evaluation import predict_probs
+    from auricle.inference import load_run
+
+    r = load_run(run_dir)
+    fc = r.feature_config
+    ds = load_dataset(r.config.data, progress=False, sr=fc.sr, duration=fc.n_samples / fc.sr)
+    items = [it for it in ds.items if it.split == split]
+    arr, _ = featurize(items, r.labels, fc, crop=r.crop, window_hop=r.window_hop, progress=False,
+                       silence=r.silence, variable_length=r.variable_length)
+    return predict_probs(r.model, arr.x), arr.y
+
+
+def main():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import logging
+
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)  # retracing notices: one model per fold
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("runs", nargs="+", help="label=DIR ... then combinations (label+label ...)")
+    ap.add_argument("--json", default=None, help="also write the table here")
+    args = ap.parse_args([a for a in os.sys.argv[1:] if a != "--"])
+    items = args.runs
+    dirs = dict(a.split("=", 1) for a in items if "=" in a)
+    combos = [a for a in items if "=" not in a] or list(dirs)
+    cache: dict = {}
+
+    def probs(label, spk, split):
+        key = (label, spk, split)
+        if key not in cache:
+            cache[key] = fold_probs(Path(dirs[label]) / spk, split)
+        return cache[key]
+
+    rows = []
+    print(f"{'ensemble':<32} " + " ".join(f"{s[:8]:>8}" for s in SPEAKERS) + "   test mean  worst   val mean")
+    for combo in combos:
+        members = combo.split("+")
+        res = {}
+        for split in ("test", "val"):
+            accs = []
+            for spk in SPEAKERS:
+                ps = [probs(m, spk, split) for m in members]
+                p = np.mean([q[0] for q in ps], axis=0)
+                accs.append(float((p.argmax(1) == ps[0][1]).mean()))
+            res[split] = accs
+        t, v = res["test"], res["val"]
+        rows.append({"ensemble": combo, "test": dict(zip(SPEAKERS, t)), "val": dict(zip(SPEAKERS, v)),
+                     "test_mean": float(np.mean(t)), "worst": min(t), "val_mean": float(np.mean(v))})
+        print(f"{combo:<32} " + " ".join(f"{a:8.1%}" for a in t) + f"   {np.mean(t):8.1%} {min(t):6.1%}   {np.mean(v):8.1%}",
+              flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()
