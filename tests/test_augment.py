@@ -496,7 +496,8 @@ def test_power_reason_names_what_cannot_run_there(tmp_path, make_wav):
     assert "waveform" in power_reason(build_chain({"gain": {}}), preset("waveform"))
     assert "dither" in power_reason(build_chain({"gain": {}}), fcfg.replace(dither_db=50.0))
     make_wav(tmp_path / "n" / "a.wav", 16000, 0.5)
-    assert "noise" in power_reason(build_chain({"noise": {"folder": str(tmp_path / "n")}}), fcfg)
+    assert power_reason(build_chain({"noise": {"folder": str(tmp_path / "n")}}), fcfg) is None  # recordings too
+    assert "reverb" in power_reason(build_chain({"reverb": {}}), fcfg)
     with pytest.raises(ConfigError, match="augment_domain"):
         PowerAugmenter(build_chain({"pitch_shift": {}}), fcfg)
 
@@ -539,3 +540,44 @@ def test_power_domain_noise_is_as_rough_as_the_waveform_mix():
     b = extract(fcfg, chain.apply_waveform(x, np.random.default_rng(1)))[:, 40:60]
     assert abs(a.std(0).mean() / b.std(0).mean() - 1) < 0.1
     assert abs(a.mean() - b.mean()) < 0.3
+
+
+def test_recorded_noise_in_the_power_domain_equals_the_waveform_mix(tmp_path):
+    """On a silent clip (no cross term) the power path adds exactly the mel power of the window the
+    waveform path mixes in: a file longer than the clip and one shorter (looped), at
+    whole-frame offsets, scaled to the same level."""
+    import soundfile as sf
+
+    from auricle.augment.power import PowerAugmenter
+    from auricle.features import mel_power, preset
+
+    fcfg = preset("kws")
+    hop = fcfg.resolved_hop_length
+    rng = np.random.default_rng(0)
+    (tmp_path / "n").mkdir()
+    t = np.arange(22400) / 16000
+    sf.write(tmp_path / "n" / "a_long.wav", (0.3 * np.sin(2 * np.pi * 700 * t) * (1 + t)).astype("float32"), 16000)
+    sf.write(tmp_path / "n" / "b_short.wav", (0.2 * rng.standard_normal(4800)).astype("float32"), 16000)
+    chain = build_chain({"noise": {"folder": str(tmp_path / "n"), "min_snr_db": 10, "max_snr_db": 10, "p": 1.0}})
+    noise = chain.waveform[0]
+    n = 4
+    x = np.zeros((n, fcfg.n_samples), np.float32)
+    lengths = np.array([22400, 22400, 4800, 4800])
+    frames = np.array([0, 37, 3, 29])
+    params = {"snr_db": np.full(n, 10.0), "color": np.zeros(n, int), "file": np.array([0.1, 0.4, 0.6, 0.9]),
+              "offset": (frames * hop + 0.5) / lengths}
+    wave = mel_power(fcfg, noise.apply(x, **params, sr=16000))
+    aug = PowerAugmenter(chain, fcfg)
+    power, rms2 = noise.apply_power(mel_power(fcfg, x), aug.rms(x), fcfg=fcfg, rng=np.random.default_rng(1), **params)
+    # away from the clip's two edges (the centred STFT pads them; the loop continues)
+    ref = wave[:, 3:-3]
+    floor = ref.max() * 1e-6  # compare in dB down to 60 dB below the loudest band
+
+    def db(p):
+        return 10 * np.log10(p + floor)
+
+    np.testing.assert_allclose(db(power[:, 3:-3]), db(ref), atol=0.01)
+    shifted = dict(params, offset=((frames + 1) * hop + 0.5) / lengths)  # one frame later: not equal
+    later = noise.apply_power(mel_power(fcfg, x), aug.rms(x), fcfg=fcfg, **shifted)[0]
+    assert np.abs(db(later[:, 3:-3]) - db(ref)).max() > 1.0
+    np.testing.assert_allclose(rms2, 10 ** (noise.floor_db / 20), rtol=1e-6)

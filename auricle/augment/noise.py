@@ -228,12 +228,13 @@ class AddNoise(Transform):
 
 
     def power_ok(self) -> bool:
-        return self.bank is None  # recordings: not yet; generated colors: yes
+        return True
 
-    def apply_power(self, S, rms, *, fcfg, snr_db, color, offset=None, rng=None, **_):
-        """Add the mel power of a window of the same noise bank, scaled to the SNR, with a random
-        cross term of the right size (:func:`auricle.augment.power.mix_power`)."""
-        from auricle.augment.power import band_dof, mix_power, noise_power
+    def apply_power(self, S, rms, *, fcfg, snr_db, color, offset=None, file=None, rng=None, **_):
+        """Add the mel power of a window of the same noise (generated bank or recording, looped),
+        scaled to the SNR, with a random cross term of the right size
+        (:func:`auricle.augment.power.mix_power`).  Windows start on whole frames."""
+        from auricle.augment.power import band_dof, mix_power, noise_power, recording_power
 
         n, F = S.shape[0], S.shape[1]
         color = np.broadcast_to(np.asarray(color), (n,))
@@ -251,6 +252,17 @@ class AddNoise(Transform):
             win = np.lib.stride_tricks.sliding_window_view(P, F, axis=0)[start]  # (k, bins, F)
             scale = (target[sel] ** 2 / np.maximum(ms[start], 1e-24)).astype(np.float32)  # unit-RMS window
             out[sel] = mix_power(S[sel], scale[:, None, None] * win.transpose(0, 2, 1), band_dof(fcfg),
+                                 rng if rng is not None else np.random.default_rng(0))
+        sel = np.flatnonzero(color == len(self.colors))
+        if self.bank is not None and len(sel):
+            P, ms, first, first_ms, periods = recording_power(self.bank, fcfg)
+            file = np.broadcast_to(np.asarray(file if file is not None else rng.random(n)), (n,))
+            k = np.minimum((file[sel] * len(periods)).astype(np.int64), len(periods) - 1)
+            j = np.minimum((offset[sel] * periods[k]).astype(np.int64), periods[k] - 1)
+            win = P[(first[k] + j)[:, None] + np.arange(F)[None, :]]  # (k, F, bins)
+            m = ms[first_ms[k] + j]
+            scale = np.where(m > 0, target[sel] ** 2 / np.maximum(m, 1e-24), 0.0).astype(np.float32)
+            out[sel] = mix_power(S[sel], scale[:, None, None] * win, band_dof(fcfg),
                                  rng if rng is not None else np.random.default_rng(0))
         # the rms a later transform sees: signal plus noise
         return out, np.sqrt(rms ** 2 + target ** 2)

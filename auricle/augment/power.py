@@ -1,4 +1,4 @@
-"""Augmentation in the power domain: shift, gain and generated noise on cached mel power.
+"""Augmentation in the power domain: shift, gain and noise (generated or recorded) on cached mel power.
 
 The default chain (time shift, gain, generated noise, then VTLP on the features) on the
 waveform costs an STFT + mel of every augmented clip on every batch: 9.4 ms of the 13 ms per
@@ -13,6 +13,8 @@ clean clip's mel power ``S`` computed once (:func:`auricle.features.mel_power`):
   same circular unit-RMS noise bank the waveform path uses (:func:`auricle.augment.noise.noise_bank`)
   and ``a`` the waveform path's noise RMS for that SNR, plus the cross term ``2 Re(X conj(N))``
   drawn at its size per band (:func:`mix_power`), so a noisy mix is as rough as on the waveform.
+  Recorded noise (``noise.folder``, ``background_noise``) works the same way from the mel power
+  of each file played in a loop (:func:`recording_power`, computed once per folder).
 
 then the dB/DCT/normalization of :func:`auricle.features.finish_power`, then the feature-domain
 transforms (SpecAugment, VTLP) as usual.  Which transforms can run here is declared per class
@@ -46,14 +48,43 @@ def power_reason(chain: Compose, fcfg) -> str | None:
     return None
 
 
-def noise_power(color: str, fcfg) -> tuple[np.ndarray, np.ndarray]:
-    """``(frames, bins)`` mel power of the circular unit-RMS ``color`` noise bank, framed with
-    ``fcfg``'s STFT (frame ``k`` centred on sample ``k * hop``, wrapping), and the mean square
-    of the clip-long window starting at each frame (the waveform path scales every window to
-    unit RMS: for brown noise a 1-s window's RMS strays from the bank's).  Cached per config."""
-    from auricle.audio import fix_length
-    from auricle.augment.noise import noise_bank
+def circular_power(buf: np.ndarray, fcfg) -> tuple[np.ndarray, np.ndarray]:
+    """Mel power and window mean squares of ``buf`` played in a loop.
+
+    Returns ``P`` (``(period + frames, bins)``: frame ``k`` centred on sample ``k * hop``,
+    wrapping, where ``period = max(1, len(buf) // hop)`` and ``frames`` is the clip's frame
+    count, so that every clip-long window starting at a frame below ``period`` is a plain slice)
+    and ``ms`` (``(period,)``: the mean square of the clip-long window starting at each of those
+    frames, which the waveform path scales to unit RMS).
+    """
     from auricle.features import FeatureConfig, mel_power
+
+    buf = np.asarray(buf, dtype=np.float32)
+    length, hop, half = fcfg.n_samples, fcfg.resolved_hop_length, fcfg.n_fft // 2
+    period = max(1, len(buf) // hop)
+    n_win = period + fcfg.n_frames
+    # one long non-centred "clip" of the looped signal; centre padding taken from the loop itself
+    ext = buf[np.arange(-half, (n_win - 1) * hop + fcfg.n_fft - half) % len(buf)]
+    cfg = FeatureConfig.from_dict({**fcfg.to_dict(), "center": False, "normalize": "none",
+                                   "duration": len(ext) / fcfg.sr})
+    P = mel_power(cfg, _fit(ext, cfg.n_samples))[0][:n_win]
+    sq = np.square(buf[np.arange(period * hop + length) % len(buf)].astype(np.float64))
+    csum = np.concatenate([[0.0], np.cumsum(sq)])
+    starts = np.arange(period) * hop
+    ms = (csum[starts + length] - csum[starts]) / length
+    return P, ms
+
+
+def _fit(x: np.ndarray, n: int) -> np.ndarray:
+    from auricle.audio import fix_length
+
+    return fix_length(x, length=n, mode="start")
+
+
+def noise_power(color: str, fcfg) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`circular_power` of the circular unit-RMS ``color`` noise bank (for brown noise a
+    1-s window's RMS strays from the bank's, hence ``ms``).  Cached per config."""
+    from auricle.augment.noise import noise_bank
 
     key = (color, fcfg.key())
     P = _NOISE_POWER.get(key)
@@ -61,27 +92,38 @@ def noise_power(color: str, fcfg) -> tuple[np.ndarray, np.ndarray]:
         with _LOCK:
             P = _NOISE_POWER.get(key)
             if P is None:
-                length = fcfg.n_samples
-                bank = noise_bank(color, length)
-                period = bank.shape[0] - length
-                hop = fcfg.resolved_hop_length
-                n_frames = period // hop
-                buf = bank[:period]
-                half = fcfg.n_fft // 2
-                # one long "clip" of the circular bank: centre padding taken from the wrap itself
-                ext = np.concatenate([buf[-half:], buf, buf[:half + fcfg.n_fft]]).astype(np.float32)
-                cfg = FeatureConfig.from_dict({**fcfg.to_dict(), "center": False, "normalize": "none",
-                                               "duration": len(ext) / fcfg.sr})
-                S = mel_power(cfg, fix_length(ext, length=cfg.n_samples, mode="start"))[0][:n_frames]
-                P = np.concatenate([S, S[:fcfg.n_frames]])  # windows that wrap become plain slices
+                bank = noise_bank(color, fcfg.n_samples)
+                P, ms = circular_power(bank[:bank.shape[0] - fcfg.n_samples], fcfg)
                 P.setflags(write=False)
-                sq = np.square(np.concatenate([buf, buf]).astype(np.float64))
-                csum = np.concatenate([[0.0], np.cumsum(sq)])
-                starts = np.arange(n_frames) * hop
-                ms = (csum[starts + length] - csum[starts]) / length
                 ms.setflags(write=False)
                 P = _NOISE_POWER[key] = (P, ms)
     return P
+
+
+def recording_power(bank, fcfg) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`circular_power` of every file of a :class:`~auricle.augment.noise.NoiseBank` (each
+    looped on itself, as the waveform path loops a file shorter than the clip), stacked:
+    ``(P, ms, first, first_ms, periods)``.  The clip-long window of file ``k`` starting at its
+    frame ``j < periods[k]`` is ``P[first[k] + j:][:frames]`` and its mean square
+    ``ms[first_ms[k] + j]``.  Cached per folder, file list and config."""
+    key = ("folder", str(bank.folder), tuple(str(f) for f in bank.files), fcfg.key())
+    out = _NOISE_POWER.get(key)
+    if out is None:
+        with _LOCK:
+            out = _NOISE_POWER.get(key)
+            if out is None:
+                buf, starts, lengths = bank.load(fcfg.sr)
+                parts = [circular_power(buf[s:s + n], fcfg) for s, n in zip(starts, lengths)]
+                periods = np.array([len(m) for _, m in parts], dtype=np.int64)
+                rows = np.array([len(p) for p, _ in parts], dtype=np.int64)
+                first = np.concatenate([[0], np.cumsum(rows)[:-1]]).astype(np.int64)
+                first_ms = np.concatenate([[0], np.cumsum(periods)[:-1]]).astype(np.int64)
+                P = np.concatenate([p for p, _ in parts])
+                ms = np.concatenate([m for _, m in parts])
+                for a in (P, ms, first, first_ms, periods):
+                    a.setflags(write=False)
+                out = _NOISE_POWER[key] = (P, ms, first, first_ms, periods)
+    return out
 
 
 def band_dof(fcfg) -> np.ndarray:
