@@ -51,8 +51,8 @@ def average_models(models, input_shape, *, names=None, name: str = "ensemble"):
     return keras.Model(inp, out, name=name)
 
 
-@register_model("ensemble", description="Members (default cnn + tc_resnet14) trained together on the same "
-                "batches; their class probabilities are averaged", streamable="window")
+@register_model("ensemble", description="Members (default cnn + tc_resnet14), each trained as its own run "
+                "(or together with fit: together); their class probabilities are averaged", streamable="window")
 def ensemble(input_shape, n_classes, *, members=("cnn", "tc_resnet14"), member_options=None, fit="separately",
              dropout=None, l1=None, l2=None, batch_norm=None, width=None):
     """Average of several registered models.
