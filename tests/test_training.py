@@ -507,3 +507,22 @@ def test_ensemble_with_a_classic_member_fails_before_any_work(tmp_path):
     with pytest.raises(ModelError, match="xgboost"):
         train(cfg, tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+def test_interrupted_ensemble_member_says_resume_the_ensemble(tmp_path, monkeypatch):
+    from auricle import training
+    from auricle.models.ensemble import train_separately
+
+    root = make_dataset(tmp_path / "data", groups=4, per=1)
+    cfg = small_config(root, tmp_path, epochs=1)
+    cfg.model = {"name": "ensemble", "options": {"members": ["cnn", "mlp"]}}
+
+    def interrupted(*args, **kwargs):
+        raise training.TrainingInterrupted("training interrupted after epoch 0", path=tmp_path)
+
+    monkeypatch.setattr(training, "train", interrupted)
+    run = tmp_path / "run"
+    with pytest.raises(training.TrainingInterrupted, match=r"member 1/2 \(cnn\)") as err:
+        train_separately(cfg, run)
+    assert err.value.fix == f"resume with: auricle train --resume {run}"
+    assert (run / "config.yaml").exists()  # the ensemble's own config is kept for --resume
