@@ -147,6 +147,13 @@ def mixup(x, y, weights, alpha: float, rng):
     return x, y, weights
 
 
+def _batch(x, y, weights, alpha: float, rng) -> tuple:
+    """A PyDataset item: ``(x, y)`` or ``(x, y, weights)``, mixed up first when ``alpha > 0``."""
+    if alpha:
+        x, y, weights = mixup(x, y, weights, alpha, rng)
+    return (x, y) if weights is None else (x, y, weights)
+
+
 def _batches_class():
     import keras
 
@@ -187,10 +194,7 @@ def _batches_class():
                     w = self.chain.apply_waveform(self.waves[idx], rng, sr=self.fcfg.sr)
                     x = extract(self.fcfg, w)
                 x = self.chain.apply_features(x, rng, fcfg=self.fcfg)
-            y, w = self.y[idx], None if self.weights is None else self.weights[idx]
-            if self.mixup:
-                x, y, w = mixup(x, y, w, self.mixup, rng)
-            return (x, y) if w is None else (x, y, w)
+            return _batch(x, self.y[idx], None if self.weights is None else self.weights[idx], self.mixup, rng)
 
         def on_epoch_end(self):
             self.epoch += 1
@@ -231,10 +235,7 @@ def _bucket_class():
             rng = np.random.default_rng([self.seed, self.epoch, i])
             if self.chain is not None and self.chain.features:
                 x = self.chain.apply_features(x, rng, fcfg=self.fcfg)
-            y, w = self.y[idx], None if self.weights is None else self.weights[idx]
-            if self.mixup:
-                x, y, w = mixup(x, y, w, self.mixup, rng)
-            return (x, y) if w is None else (x, y, w)
+            return _batch(x, self.y[idx], None if self.weights is None else self.weights[idx], self.mixup, rng)
 
         def on_epoch_end(self):
             self.epoch += 1

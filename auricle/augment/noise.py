@@ -242,28 +242,25 @@ class AddNoise(Transform):
         target = np.where(rms > 0, rms / 10.0 ** (np.broadcast_to(np.asarray(snr_db, dtype=np.float64), (n,)) / 20.0),
                           10.0 ** (self.floor_db / 20.0))
         out = S.copy()
+        dof, rng = band_dof(fcfg), rng if rng is not None else np.random.default_rng(0)
+
+        def mix(sel, P, rows, m):  # add the clip-long windows P[rows:rows + F], each scaled to unit RMS
+            scale = np.where(m > 0, target[sel] ** 2 / np.maximum(m, 1e-24), 0.0).astype(np.float32)
+            out[sel] = mix_power(S[sel], scale[:, None, None] * P[rows[:, None] + np.arange(F)[None, :]], dof, rng)
+
         for ci, c in enumerate(self.colors):
             sel = np.flatnonzero(color == ci)
-            if not len(sel):
-                continue
-            P, ms = noise_power(c, fcfg)
-            period = P.shape[0] - F
-            start = np.minimum((offset[sel] * period).astype(np.int64), period - 1)
-            win = np.lib.stride_tricks.sliding_window_view(P, F, axis=0)[start]  # (k, bins, F)
-            scale = (target[sel] ** 2 / np.maximum(ms[start], 1e-24)).astype(np.float32)  # unit-RMS window
-            out[sel] = mix_power(S[sel], scale[:, None, None] * win.transpose(0, 2, 1), band_dof(fcfg),
-                                 rng if rng is not None else np.random.default_rng(0))
+            if len(sel):
+                P, ms = noise_power(c, fcfg)
+                start = np.minimum((offset[sel] * len(ms)).astype(np.int64), len(ms) - 1)
+                mix(sel, P, start, ms[start])
         sel = np.flatnonzero(color == len(self.colors))
         if self.bank is not None and len(sel):
             P, ms, first, first_ms, periods = recording_power(self.bank, fcfg)
             file = np.broadcast_to(np.asarray(file if file is not None else rng.random(n)), (n,))
             k = np.minimum((file[sel] * len(periods)).astype(np.int64), len(periods) - 1)
             j = np.minimum((offset[sel] * periods[k]).astype(np.int64), periods[k] - 1)
-            win = P[(first[k] + j)[:, None] + np.arange(F)[None, :]]  # (k, F, bins)
-            m = ms[first_ms[k] + j]
-            scale = np.where(m > 0, target[sel] ** 2 / np.maximum(m, 1e-24), 0.0).astype(np.float32)
-            out[sel] = mix_power(S[sel], scale[:, None, None] * win, band_dof(fcfg),
-                                 rng if rng is not None else np.random.default_rng(0))
+            mix(sel, P, first[k] + j, ms[first_ms[k] + j])
         # the rms a later transform sees: signal plus noise
         return out, np.sqrt(rms ** 2 + target ** 2)
 

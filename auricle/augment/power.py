@@ -57,6 +57,7 @@ def circular_power(buf: np.ndarray, fcfg) -> tuple[np.ndarray, np.ndarray]:
     and ``ms`` (``(period,)``: the mean square of the clip-long window starting at each of those
     frames, which the waveform path scales to unit RMS).
     """
+    from auricle.audio import fix_length
     from auricle.features import FeatureConfig, mel_power
 
     buf = np.asarray(buf, dtype=np.float32)
@@ -67,18 +68,12 @@ def circular_power(buf: np.ndarray, fcfg) -> tuple[np.ndarray, np.ndarray]:
     ext = buf[np.arange(-half, (n_win - 1) * hop + fcfg.n_fft - half) % len(buf)]
     cfg = FeatureConfig.from_dict({**fcfg.to_dict(), "center": False, "normalize": "none",
                                    "duration": len(ext) / fcfg.sr})
-    P = mel_power(cfg, _fit(ext, cfg.n_samples))[0][:n_win]
+    P = mel_power(cfg, fix_length(ext, length=cfg.n_samples, mode="start"))[0][:n_win]
     sq = np.square(buf[np.arange(period * hop + length) % len(buf)].astype(np.float64))
     csum = np.concatenate([[0.0], np.cumsum(sq)])
     starts = np.arange(period) * hop
     ms = (csum[starts + length] - csum[starts]) / length
     return P, ms
-
-
-def _fit(x: np.ndarray, n: int) -> np.ndarray:
-    from auricle.audio import fix_length
-
-    return fix_length(x, length=n, mode="start")
 
 
 def noise_power(color: str, fcfg) -> tuple[np.ndarray, np.ndarray]:

@@ -73,27 +73,32 @@ def ensemble(input_shape, n_classes, *, members=("cnn", "tc_resnet14"), member_o
     --------
     >>> m = ensemble((101, 40), 10, members=["cnn", "tc_resnet8"])  # doctest: +SKIP
     """
-    from auricle.models.registry import get_model
-
     if fit not in ("separately", "together"):
         raise ModelError(f"ensemble: fit must be 'separately' or 'together', got {fit!r}")
+    common = dict(dropout=dropout, l1=l1, l2=l2, batch_norm=batch_norm, width=width)
+    models = [spec.build(input_shape, n_classes, **o) for _, spec, o in _members(members, member_options, common)]
+    return average_models(models, input_shape, names=list(members))
+
+
+def _members(members, member_options, common) -> list:
+    """``[(name, ModelSpec, options)]`` of an ensemble's members: each member's own options over
+    the ensemble's common regularization options (those that are set and the member accepts)."""
+    from auricle.models.registry import get_model
+
     members = list(members)
     opts = list(member_options or [{}] * len(members))
-    if len(opts) != len(members):
-        raise ModelError(f"ensemble: {len(members)} members but {len(opts)} member_options",
-                         fix="give one options mapping per member (or none)")
-    if "ensemble" in members:
-        raise ModelError("ensemble: a member cannot itself be an ensemble", fix="list the models directly")
-    common = {k: v for k, v in dict(dropout=dropout, l1=l1, l2=l2, batch_norm=batch_norm, width=width).items()
-              if v is not None}
-    models = []
+    if len(members) < 2 or len(opts) != len(members):
+        raise ModelError(f"ensemble: {len(members)} member(s) and {len(opts)} member_options",
+                         fix="list two or more members and one options mapping per member (or none)")
+    out = []
     for name, o in zip(members, opts):
         spec = get_model(name)
-        if spec.kind != "keras":
-            raise ModelError(f"ensemble: '{name}' is a classic model", fix="ensemble members must be Keras models")
-        shared = {k: v for k, v in common.items() if k in spec.defaults}
-        models.append(spec.build(input_shape, n_classes, **{**shared, **(o or {})}))
-    return average_models(models, input_shape, names=members)
+        if spec.kind != "keras" or name == "ensemble":
+            raise ModelError(f"ensemble: member '{name}' must be a Keras model other than ensemble",
+                             fix="list registered Keras models (classic models and ensembles cannot be members)")
+        shared = {k: v for k, v in (common or {}).items() if v is not None and k in spec.defaults}
+        out.append((name, spec, {**shared, **(o or {})}))
+    return out
 
 
 def combine_runs(run_dirs, out_dir, *, overwrite: bool = False, evaluate: bool = True, console=None) -> dict | None:
@@ -174,24 +179,16 @@ def member_configs(cfg) -> list:
     regularization options it accepts), and the seed plus how many members of the same family
     came before (two cnns get seeds 0 and 1)."""
     from auricle.config import RunConfig
-    from auricle.models.registry import get_model
 
     opts = dict(cfg.model.get("options") or {})
-    members = list(opts.get("members") or ("cnn", "tc_resnet14"))
-    mopts = list(opts.get("member_options") or [{}] * len(members))
-    if len(members) < 2 or len(mopts) != len(members):
-        raise ModelError(f"ensemble: {len(members)} member(s) and {len(mopts)} member_options",
-                         fix="list two or more members and one options mapping per member (or none)")
-    common = {k: opts[k] for k in _COMMON if opts.get(k) is not None}
+    members = _members(opts.get("members") or ("cnn", "tc_resnet14"), opts.get("member_options"),
+                       {k: opts.get(k) for k in _COMMON})
     seen: dict[str, int] = {}
     out = []
-    for i, (name, o) in enumerate(zip(members, mopts)):
-        spec = get_model(name)
-        if spec.kind != "keras" or name == "ensemble":
-            raise ModelError(f"ensemble: member '{name}' must be a Keras model other than ensemble")
+    for i, (name, _, o) in enumerate(members):
         d = cfg.to_dict()
         d["name"] = f"{cfg.name}-m{i}-{name}"
-        d["model"] = {"name": name, "options": {**{k: v for k, v in common.items() if k in spec.defaults}, **(o or {})}}
+        d["model"] = {"name": name, "options": o}
         d["train"]["seed"] = cfg.train.seed + seen.get(name, 0)
         seen[name] = seen.get(name, 0) + 1
         out.append(RunConfig.from_dict(d))
@@ -215,7 +212,7 @@ def train_separately(cfg, run_dir, *, overwrite: bool = False, resume: bool = Fa
 
     from auricle import data as data_mod
     from auricle.config import RunConfig
-    from auricle.evaluation import evaluate_prepared
+    from auricle.evaluation import _read_history, evaluate_prepared
     from auricle.models.registry import load_model
     from auricle.training import (TrainingInterrupted, _atomic_write, _check_model_options, prepare_run_dir,
                                    resolve_auto_settings, train)
@@ -223,6 +220,7 @@ def train_separately(cfg, run_dir, *, overwrite: bool = False, resume: bool = Fa
     console = console or Console()
     run_dir = Path(run_dir)
     t0 = time.time()
+    dataset = None
     if resume:
         prepare_run_dir(run_dir, overwrite=False, resume=True)
         cfg = RunConfig.load(run_dir / "config.yaml")
@@ -233,9 +231,11 @@ def train_separately(cfg, run_dir, *, overwrite: bool = False, resume: bool = Fa
         _check_model_options(cfg)
         member_configs(cfg)  # fail on a bad member before any work
         prepare_run_dir(run_dir, overwrite=overwrite, resume=False)
-        resolve_auto_settings(cfg, console=console, progress=progress)
+        dataset = resolve_auto_settings(cfg, console=console, progress=progress)
         cfg.save(run_dir / "config.yaml")
     subs = member_configs(cfg)
+    for sub in subs:  # cfg.features already holds the settled fmax / top_db: members need not read the data for them
+        sub.data.band_limit = sub.data.noise_floor = "off"
     dirs = [run_dir / "members" / f"m{i}_{c.model['name']}" for i, c in enumerate(subs)]
     for i, (sub, d) in enumerate(zip(subs, dirs)):
         head = f"[bold]ensemble member {i + 1}/{len(subs)}: {sub.model['name']}[/bold] (seed {sub.train.seed})"
@@ -256,7 +256,7 @@ def train_separately(cfg, run_dir, *, overwrite: bool = False, resume: bool = Fa
     names = [c.model["name"] for c in subs]
     for f in ("labels.json", "features.json"):
         shutil.copyfile(dirs[0] / f, run_dir / f)
-    prep, _ = data_mod.prepare(cfg, progress=progress)
+    prep, _ = data_mod.prepare(cfg, progress=progress, dataset=dataset)
     model = average_models(models, prep.splits["train"].x.shape[1:], names=names)
     tmp = run_dir / "model.tmp.keras"
     model.save(str(tmp))
@@ -278,8 +278,8 @@ def train_separately(cfg, run_dir, *, overwrite: bool = False, resume: bool = Fa
                          "best_epoch": m["run"]["best_epoch"], "seed": c.train.seed,
                          "splits": {k: v["accuracy"] for k, v in m["splits"].items()}}
                         for n, d, m, c in zip(names, dirs, infos, subs)]}
-    metrics = evaluate_prepared(model, prep, run_dir, cfg=cfg, info=info, console=None)
-    plot_member_curves([_history(d) for d in dirs], names, run_dir / "curves.png")
+    metrics = evaluate_prepared(model, prep, run_dir, cfg=cfg, info=info, console=console)
+    plot_member_curves([_read_history(d / "history.csv") for d in dirs], names, run_dir / "curves.png")
     with open(run_dir / "report.md", "a") as fh:
         fh.write("\n## Members (each trained as its own run; the ensemble averages their probabilities)\n\n"
                  "| member | params | seed | best epoch | " + " | ".join(metrics["splits"]) + " |\n|---|---:|---:|---:|"
@@ -289,19 +289,10 @@ def train_separately(cfg, run_dir, *, overwrite: bool = False, resume: bool = Fa
                      + " | ".join(f"{mem['splits'].get(k, float('nan')):.2%}" for k in metrics["splits"]) + " |\n")
         fh.write("| **ensemble** | " + f"{info['params']:,} | | | "
                  + " | ".join(f"**{v['accuracy']:.2%}**" for v in metrics["splits"].values()) + " |\n")
-    from auricle.evaluation import _print_summary
-
-    _print_summary(console, metrics, run_dir)
     console.print("members: " + ", ".join(f"{m['model']} {m['splits'].get(metrics['evaluated_on'], 0):.1%}"
                                           for m in info["members"])
                   + f"; ensemble {metrics['accuracy']:.1%} ({metrics['evaluated_on']})")
     return metrics
-
-
-def _history(d: Path) -> list[dict]:
-    from auricle.evaluation import _read_history
-
-    return _read_history(d / "history.csv")
 
 
 def plot_member_curves(histories, names, path) -> None:
