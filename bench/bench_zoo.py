@@ -140,6 +140,8 @@ def main():
     ap.add_argument("--folds", default=",".join(SPEAKERS), help="test speakers to run")
     ap.add_argument("--out", default=str(HERE / "out" / "zoo"))
     ap.add_argument("--set", action="append", default=[], help="extra key=value config overrides (repeatable)")
+    ap.add_argument("--val-offset", type=int, default=1,
+                    help="fold i validates on speaker i+OFFSET (wrapping); 1 everywhere else in bench/")
     ap.add_argument("--jobs", type=int, default=1, help="Keras folds trained at the same time (subprocesses)")
     ap.add_argument("--deadline", type=float, default=0,
                     help="seconds after which no new fold starts (0 = none); finished folds are kept")
@@ -179,7 +181,9 @@ def main():
     for label, model, sets in specs:
         kind = get_model(model).kind
         for test in args.folds.split(","):
-            val = SPEAKERS[(SPEAKERS.index(test) + 1) % len(SPEAKERS)]
+            val = SPEAKERS[(SPEAKERS.index(test) + args.val_offset) % len(SPEAKERS)]
+            if val == test:
+                raise SystemExit("--val-offset must not pick the test speaker")
             queue.append((label, model, kind, sets, test, val, out_root / label / test))
     running = []
     while queue or running:
