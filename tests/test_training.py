@@ -526,3 +526,43 @@ def test_interrupted_ensemble_member_says_resume_the_ensemble(tmp_path, monkeypa
         train_separately(cfg, run)
     assert err.value.fix == f"resume with: auricle train --resume {run}"
     assert (run / "config.yaml").exists()  # the ensemble's own config is kept for --resume
+
+
+def test_rotate_validation_moves_the_validation_groups_and_never_the_test_groups():
+    from types import SimpleNamespace as Item
+
+    from auricle.models.ensemble import rotate_validation
+
+    items = [Item(group=g, split=s) for g, s in [("a", "train"), ("b", "train"), ("c", "train"), ("d", "val"),
+                                                 ("e", "test")] for _ in range(3)]
+    items += [Item(group="extra:tts", split="train")] * 5  # added data never validates
+    blocks, why = rotate_validation(items, 4, seed=0)
+    assert why == "" and blocks[0] == (["d"], ["e"])
+    assert sorted(b[0] for b in blocks[1:]) == ["a", "b", "c"]  # one training group each, no reuse
+    blocks, _ = rotate_validation(items, 6, seed=0)              # more members than groups: reuse, never test
+    assert all(len(b) == 1 and b[0] in "abc" for b in blocks[1:])
+    leaky = items + [Item(group="a", split="val")]
+    assert rotate_validation(leaky, 2) == (None, "a group is in more than one split (item-level split)")
+    assert rotate_validation([it for it in items if it.split != "val"], 2)[0] is None
+
+
+def test_ensemble_with_rotated_validation_trains_members_on_other_groups(tmp_path):
+    from auricle.inference import load_run
+    from auricle.training import train
+
+    root = make_dataset(tmp_path / "data", groups=6, per=2)
+    cfg = small_config(root, tmp_path, epochs=2)
+    cfg.model = {"name": "ensemble", "options": {"members": ["cnn", "mlp"], "validation": "rotate"}}
+    run = tmp_path / "run"
+    m = train(cfg, run)
+    from auricle.data import load_dataset
+
+    c0, c1 = (load_run(run / "members" / d).config.data for d in ("m0_cnn", "m1_mlp"))
+    splits = {s: {it.group for it in load_dataset(c, progress=False, sr=SR).items if it.split == s}
+              for c, s in ((load_run(run).config.data, "test"), (load_run(run).config.data, "val"))}
+    assert c0.val_groups is None                                   # member 0 keeps the run's split
+    assert set(c1.test_groups) == splits["test"]                   # the test groups never move
+    assert set(c1.val_groups) and not set(c1.val_groups) & (splits["val"] | splits["test"])
+    member1 = load_dataset(c1, progress=False, sr=SR).items
+    assert splits["val"] <= {it.group for it in member1 if it.split == "train"}
+    assert m["run"]["validation"] == "rotate" and "Validation rotated" in (run / "report.md").read_text()

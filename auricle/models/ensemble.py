@@ -54,7 +54,7 @@ def average_models(models, input_shape, *, names=None, name: str = "ensemble"):
 @register_model("ensemble", description="Members (default cnn + tc_resnet14), each trained as its own run "
                 "(or together with fit: together); their class probabilities are averaged", streamable="window")
 def ensemble(input_shape, n_classes, *, members=("cnn", "tc_resnet14"), member_options=None, fit="separately",
-             dropout=None, l1=None, l2=None, batch_norm=None, width=None):
+             validation="shared", dropout=None, l1=None, l2=None, batch_norm=None, width=None):
     """Average of several registered models.
 
     Parameters
@@ -66,6 +66,13 @@ def ensemble(input_shape, n_classes, *, members=("cnn", "tc_resnet14"), member_o
     fit : {"separately", "together"}
         How ``auricle train`` fits it: each member as its own run, then averaged (default), or
         the averaged network as one model.  The network built here is the same either way.
+    validation : {"shared", "rotate"}
+        With ``fit: separately``: every member picks its best epoch on the run's validation
+        split (``shared``), or member ``i > 0`` validates on other groups (speakers) of the
+        training split and trains on the run's validation groups instead (``rotate``), so that
+        together the members learn from every group outside the test split.  The run's
+        validation figure is then no longer held out from all members (the report says so);
+        each member's own validation figure still is.
     dropout, l1, l2, batch_norm, width
         When set, passed to every member that has the option.
 
@@ -75,6 +82,8 @@ def ensemble(input_shape, n_classes, *, members=("cnn", "tc_resnet14"), member_o
     """
     if fit not in ("separately", "together"):
         raise ModelError(f"ensemble: fit must be 'separately' or 'together', got {fit!r}")
+    if validation not in ("shared", "rotate"):
+        raise ModelError(f"ensemble: validation must be 'shared' or 'rotate', got {validation!r}")
     common = dict(dropout=dropout, l1=l1, l2=l2, batch_norm=batch_norm, width=width)
     models = [spec.build(input_shape, n_classes, **o) for _, spec, o in _members(members, member_options, common)]
     return average_models(models, input_shape, names=list(members))
@@ -173,16 +182,23 @@ def combine_runs(run_dirs, out_dir, *, overwrite: bool = False, evaluate: bool =
 _COMMON = ("dropout", "l1", "l2", "batch_norm", "width")
 
 
-def member_configs(cfg) -> list:
+def member_configs(cfg, dataset=None) -> list:
     """The run config of each member of an ``ensemble`` config: the same data, features,
     augmentation and training, the member's model and options (plus the ensemble's common
     regularization options it accepts), and the seed plus how many members of the same family
-    came before (two cnns get seeds 0 and 1)."""
+    came before (two cnns get seeds 0 and 1).
+
+    With ``validation: rotate`` and the split ``dataset``, members after the first get explicit
+    ``data.val_groups``/``data.test_groups`` from :func:`rotate_validation`.
+    """
     from auricle.config import RunConfig
 
     opts = dict(cfg.model.get("options") or {})
     members = _members(opts.get("members") or ("cnn", "tc_resnet14"), opts.get("member_options"),
                        {k: opts.get(k) for k in _COMMON})
+    blocks = None
+    if opts.get("validation", "shared") == "rotate" and dataset is not None:
+        blocks, _ = rotate_validation(dataset.items, len(members), seed=cfg.data.split_seed)
     seen: dict[str, int] = {}
     out = []
     for i, (name, _, o) in enumerate(members):
@@ -190,9 +206,58 @@ def member_configs(cfg) -> list:
         d["name"] = f"{cfg.name}-m{i}-{name}"
         d["model"] = {"name": name, "options": o}
         d["train"]["seed"] = cfg.train.seed + seen.get(name, 0)
+        if blocks and i > 0:
+            d["data"]["val_groups"], d["data"]["test_groups"] = blocks[i], blocks[0][1]
         seen[name] = seen.get(name, 0) + 1
         out.append(RunConfig.from_dict(d))
     return out
+
+
+def rotate_validation(items, k: int, *, seed: int = 0):
+    """Validation groups for ``k`` members that take turns holding out part of the training data.
+
+    Member 0 keeps the split's validation groups; member ``i > 0`` validates on training groups
+    (about as many items as the validation split, drawn without reuse while groups last) and
+    trains on the rest plus the original validation groups.  Test groups never move.
+
+    Returns ``(blocks, why)``: ``blocks[0] = (val_groups, test_groups)`` and ``blocks[i]`` the
+    val groups of member ``i``; ``(None, reason)`` when the split is not by group (a group in
+    two splits, an empty validation split, fewer than two training groups).
+    """
+    import random
+    from collections import Counter, defaultdict
+
+    where: dict[str, set] = defaultdict(set)
+    for it in items:
+        if not str(it.group).startswith("extra:"):
+            where[it.group].add(it.split)
+    if any(len(v) > 1 for v in where.values()):
+        return None, "a group is in more than one split (item-level split)"
+    size = Counter(it.group for it in items)
+    val = sorted(g for g, v in where.items() if "val" in v)
+    test = sorted(g for g, v in where.items() if "test" in v)
+    train = sorted(g for g, v in where.items() if "train" in v)
+    if not val:
+        return None, "the validation split is empty"
+    if len(train) < 2:
+        return None, "fewer than two training groups"
+    target = sum(size[g] for g in val)
+    rng = random.Random(seed)
+    pool: list = []
+    blocks: list = [(val, test)]
+    for _ in range(1, k):
+        block, n = [], 0
+        while n < target and len(block) < len(train) - 1:
+            if not pool:
+                pool = [g for g in train if g not in block]
+                rng.shuffle(pool)
+            g = pool.pop()
+            if g in block:
+                continue
+            block.append(g)
+            n += size[g]
+        blocks.append(sorted(block))
+    return blocks, ""
 
 
 def trains_separately(cfg) -> bool:
@@ -233,7 +298,20 @@ def train_separately(cfg, run_dir, *, overwrite: bool = False, resume: bool = Fa
         prepare_run_dir(run_dir, overwrite=overwrite, resume=False)
         dataset = resolve_auto_settings(cfg, console=console, progress=progress)
         cfg.save(run_dir / "config.yaml")
-    subs = member_configs(cfg)
+    rotate = (cfg.model.get("options") or {}).get("validation", "shared") == "rotate"
+    if rotate:
+        if dataset is None:
+            fc = cfg.feature_config()
+            dataset = data_mod.load_dataset(cfg.data, progress=progress, cache_dir=cfg.train.cache_dir,
+                                            sr=fc.sr, duration=fc.n_samples / fc.sr)
+        blocks, why = rotate_validation(dataset.items, len(member_configs(cfg)), seed=cfg.data.split_seed)
+        if blocks is None:
+            console.print(f"ensemble validation: shared ({why}; validation: rotate needs a split by group)")
+            rotate = False
+        else:
+            console.print("ensemble validation: rotate, members validate on "
+                          + "; ".join(f"m{i} {', '.join(b if i else b[0])}" for i, b in enumerate(blocks)))
+    subs = member_configs(cfg, dataset if rotate else None)
     for sub in subs:  # cfg.features already holds the settled fmax / top_db: members need not read the data for them
         sub.data.band_limit = sub.data.noise_floor = "off"
     dirs = [run_dir / "members" / f"m{i}_{c.model['name']}" for i, c in enumerate(subs)]
@@ -274,8 +352,10 @@ def train_separately(cfg, run_dir, *, overwrite: bool = False, resume: bool = Fa
             "train_seconds": round(sum(m["run"]["train_seconds"] for m in infos), 1),
             "wall_seconds": round(time.time() - t0, 1), "counts": r0["counts"], "class_weight": r0.get("class_weight"),
             "class_counts": r0.get("class_counts"), "skipped_files": r0.get("skipped_files", []),
+            "validation": "rotate" if rotate else "shared",
             "members": [{"model": n, "run": str(d.relative_to(run_dir)), "params": m["run"]["params"],
                          "best_epoch": m["run"]["best_epoch"], "seed": c.train.seed,
+                         "val_groups": c.data.val_groups,
                          "splits": {k: v["accuracy"] for k, v in m["splits"].items()}}
                         for n, d, m, c in zip(names, dirs, infos, subs)]}
     metrics = evaluate_prepared(model, prep, run_dir, cfg=cfg, info=info, console=console)
@@ -289,6 +369,12 @@ def train_separately(cfg, run_dir, *, overwrite: bool = False, resume: bool = Fa
                      + " | ".join(f"{mem['splits'].get(k, float('nan')):.2%}" for k in metrics["splits"]) + " |\n")
         fh.write("| **ensemble** | " + f"{info['params']:,} | | | "
                  + " | ".join(f"**{v['accuracy']:.2%}**" for v in metrics["splits"].values()) + " |\n")
+        if rotate:
+            fh.write("\nValidation rotated (`validation: rotate`): member 0 validated on the run's validation groups, "
+                     "the others on " + "; ".join(f"m{i}: {', '.join(c.data.val_groups)}" for i, c in
+                                                  enumerate(subs) if i) + ", and trained on the run's validation "
+                     "groups.  Only the test split is held out from every member; each member's own validation "
+                     "figure is in its run.\n")
     console.print("members: " + ", ".join(f"{m['model']} {m['splits'].get(metrics['evaluated_on'], 0):.1%}"
                                           for m in info["members"])
                   + f"; ensemble {metrics['accuracy']:.1%} ({metrics['evaluated_on']})")
