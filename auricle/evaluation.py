@@ -118,7 +118,7 @@ def evaluate_prepared(model, prep, run_dir, *, cfg, info: dict, console=None) ->
             pf, yf = file_level(probs, arr.y, arr.file_index)
             m["file_level"] = {k: v for k, v in compute_metrics(yf, pf, prep.labels).items() if k in ("n", "accuracy", "macro_f1")}
         results[name] = m
-    main = "test" if "test" in results else ("val" if "val" in results else "train")
+    main = next(k for k in ("test", "val", "val_seen", "train") if k in results)
     history = _read_history(run_dir / "history.csv")
     out = {"evaluated_on": main, **{k: v for k, v in results[main].items()}, "splits": {
         k: {"n": v["n"], "accuracy": v["accuracy"], "macro_f1": v["macro_f1"]} for k, v in results.items()},

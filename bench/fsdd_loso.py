@@ -50,8 +50,9 @@ def main():
                 continue
             m = json.loads((out / "metrics.json").read_text())
             results.setdefault(name, {})[test] = (m["accuracy"], wall, m["run"]["params"], m["splits"].get("val", {}).get("accuracy"))
+            va = results[name][test][3]  # None when the members validated on rotated groups (val_seen)
             print(f"  {name:>10} test={test:<9} val={val:<9} acc={m['accuracy']:.3f}  "
-                  f"val_acc={results[name][test][3]:.3f}  wall={wall:.0f}s", flush=True)
+                  f"val_acc={'-' if va is None else f'{va:.3f}'}  wall={wall:.0f}s", flush=True)
     print("\nrecipe      " + "  ".join(f"{s[:8]:>8}" for s in SPEAKERS) + "      mean     worst   max wall")
     for name, res in results.items():
         accs = [res[s][0] for s in SPEAKERS if s in res]

@@ -566,3 +566,4 @@ def test_ensemble_with_rotated_validation_trains_members_on_other_groups(tmp_pat
     member1 = load_dataset(c1, progress=False, sr=SR).items
     assert splits["val"] <= {it.group for it in member1 if it.split == "train"}
     assert m["run"]["validation"] == "rotate" and "Validation rotated" in (run / "report.md").read_text()
+    assert "val_seen" in m["splits"] and "val" not in m["splits"]  # the run's val groups are not held out any more

@@ -340,6 +340,8 @@ def train_separately(cfg, run_dir, *, overwrite: bool = False, resume: bool = Fa
     for f in ("labels.json", "features.json"):
         shutil.copyfile(dirs[0] / f, run_dir / f)
     prep, _ = data_mod.prepare(cfg, progress=progress, dataset=dataset)
+    if rotate and "val" in prep.splits:  # later members trained on it: not a held-out figure, say so in its name
+        prep.splits = {("val_seen" if k == "val" else k): v for k, v in prep.splits.items()}
     model = average_models(models, prep.splits["train"].x.shape[1:], names=names)
     tmp = run_dir / "model.tmp.keras"
     model.save(str(tmp))
@@ -366,20 +368,24 @@ def train_separately(cfg, run_dir, *, overwrite: bool = False, resume: bool = Fa
     metrics = evaluate_prepared(model, prep, run_dir, cfg=cfg, info=info, console=console)
     plot_member_curves([_read_history(d / "history.csv") for d in dirs], names, run_dir / "curves.png")
     with open(run_dir / "report.md", "a") as fh:
+        cols = [k for k in ("train", "val", "test") if any(k in m["splits"] for m in info["members"])]
+        ens = {k: metrics["splits"].get("val_seen" if k == "val" and rotate else k) for k in cols}
         fh.write("\n## Members (each trained as its own run; the ensemble averages their probabilities)\n\n"
-                 "| member | params | seed | best epoch | " + " | ".join(metrics["splits"]) + " |\n|---|---:|---:|---:|"
-                 + "---:|" * len(metrics["splits"]) + "\n")
+                 "| member | params | seed | best epoch | " + " | ".join(cols) + " |\n|---|---:|---:|---:|"
+                 + "---:|" * len(cols) + "\n")
         for mem in info["members"]:
             fh.write(f"| `{mem['run']}` | {mem['params']:,} | {mem['seed']} | {mem['best_epoch']} | "
-                     + " | ".join(f"{mem['splits'].get(k, float('nan')):.2%}" for k in metrics["splits"]) + " |\n")
+                     + " | ".join(f"{mem['splits'].get(k, float('nan')):.2%}" for k in cols) + " |\n")
         fh.write("| **ensemble** | " + f"{info['params']:,} | | | "
-                 + " | ".join(f"**{v['accuracy']:.2%}**" for v in metrics["splits"].values()) + " |\n")
+                 + " | ".join((f"**{ens[k]['accuracy']:.2%}**" if ens[k] else "—")
+                              + (" (seen)" if rotate and k == "val" and ens[k] else "") for k in cols) + " |\n")
         if rotate:
             fh.write("\nValidation rotated (`validation: rotate`): member 0 validated on the run's validation groups, "
                      "the others on " + "; ".join(f"m{i}: {', '.join(c.data.val_groups)}" for i, c in
                                                   enumerate(subs) if i) + ", and trained on the run's validation "
-                     "groups.  Only the test split is held out from every member; each member's own validation "
-                     "figure is in its run.\n")
+                     "groups.  Only the test split is held out from every member (the ensemble's figure on the run's "
+                     "validation groups is `val_seen` in metrics.json); each member's validation figure above is "
+                     "on its own validation groups.\n")
     console.print("members: " + ", ".join(f"{m['model']} {m['splits'].get(metrics['evaluated_on'], 0):.1%}"
                                           for m in info["members"])
                   + f"; ensemble {metrics['accuracy']:.1%} ({metrics['evaluated_on']})")
