@@ -187,23 +187,20 @@ def combine_runs(run_dirs, out_dir, *, overwrite: bool = False, evaluate: bool =
 _COMMON = ("dropout", "l1", "l2", "batch_norm", "width")
 
 
-def member_configs(cfg, dataset=None) -> list:
+def member_configs(cfg, blocks=None) -> list:
     """The run config of each member of an ``ensemble`` config: the same data, features,
     augmentation and training, the member's model and options (plus the ensemble's common
     regularization options it accepts), and the seed plus how many members of the same family
     came before (two cnns get seeds 0 and 1).
 
-    With ``validation: rotate`` and the split ``dataset``, members after the first get explicit
-    ``data.val_groups``/``data.test_groups`` from :func:`rotate_validation`.
+    With ``blocks`` from :func:`rotate_validation` (``validation: rotate``), members after the
+    first get those explicit ``data.val_groups`` and the run's test groups.
     """
     from auricle.config import RunConfig
 
     opts = dict(cfg.model.get("options") or {})
     members = _members(opts.get("members") or ("cnn", "tc_resnet14"), opts.get("member_options"),
                        {k: opts.get(k) for k in _COMMON})
-    blocks = None
-    if opts.get("validation", "shared") == "rotate" and dataset is not None:
-        blocks, _ = rotate_validation(dataset.items, len(members), seed=cfg.data.split_seed)
     seen: dict[str, int] = {}
     out = []
     for i, (name, _, o) in enumerate(members):
@@ -304,6 +301,7 @@ def train_separately(cfg, run_dir, *, overwrite: bool = False, resume: bool = Fa
         dataset = resolve_auto_settings(cfg, console=console, progress=progress)
         cfg.save(run_dir / "config.yaml")
     rotate = (cfg.model.get("options") or {}).get("validation", "shared") == "rotate"
+    blocks = None
     if rotate:
         if dataset is None:
             fc = cfg.feature_config()
@@ -316,7 +314,7 @@ def train_separately(cfg, run_dir, *, overwrite: bool = False, resume: bool = Fa
         else:
             console.print("ensemble validation: rotate, members validate on "
                           + "; ".join(f"m{i} {', '.join(b if i else b[0])}" for i, b in enumerate(blocks)))
-    subs = member_configs(cfg, dataset if rotate else None)
+    subs = member_configs(cfg, blocks)
     for sub in subs:  # cfg.features already holds the settled fmax / top_db: members need not read the data for them
         sub.data.band_limit = sub.data.noise_floor = "off"
     dirs = [run_dir / "members" / f"m{i}_{c.model['name']}" for i, c in enumerate(subs)]
