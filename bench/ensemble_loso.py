@@ -35,10 +35,15 @@ def fold_probs(run_dir: Path, split: str):
     return predict_probs(r.model, arr.x), arr.y
 
 
-def val_groups(run_dir: Path) -> tuple:
-    import yaml
+def val_groups(run_dir: Path) -> tuple | None:
+    """The run's validation groups, or None when they are not held out from all of it (an
+    ensemble with ``validation: rotate``)."""
+    from auricle.config import RunConfig
 
-    return tuple((yaml.safe_load((run_dir / "config.yaml").read_text())["data"].get("val_groups")) or ())
+    cfg = RunConfig.load(run_dir / "config.yaml")
+    if (cfg.model.get("options") or {}).get("validation") == "rotate":
+        return None
+    return tuple(cfg.data.val_groups or ())
 
 
 def main():
@@ -68,7 +73,8 @@ def main():
         res = {}
         # members that validated on different speakers (bench_zoo --val-offset, validation: rotate) have
         # no common held-out validation speaker: their ensemble gets no validation figure
-        shared_val = all(len({val_groups(Path(dirs[m]) / spk) for m in members}) == 1 for spk in SPEAKERS)
+        shared_val = all(len(g := {val_groups(Path(dirs[m]) / spk) for m in members}) == 1 and None not in g
+                         for spk in SPEAKERS)
         for split in ("test", "val") if shared_val else ("test",):
             accs = []
             for spk in SPEAKERS:

@@ -187,15 +187,11 @@ def combine_runs(run_dirs, out_dir, *, overwrite: bool = False, evaluate: bool =
 _COMMON = ("dropout", "l1", "l2", "batch_norm", "width")
 
 
-def member_configs(cfg, blocks=None) -> list:
+def member_configs(cfg) -> list:
     """The run config of each member of an ``ensemble`` config: the same data, features,
     augmentation and training, the member's model and options (plus the ensemble's common
     regularization options it accepts), and the seed plus how many members of the same family
-    came before (two cnns get seeds 0 and 1).
-
-    With ``blocks`` from :func:`rotate_validation` (``validation: rotate``), members after the
-    first get those explicit ``data.val_groups`` and the run's test groups.
-    """
+    came before (two cnns get seeds 0 and 1)."""
     from auricle.config import RunConfig
 
     opts = dict(cfg.model.get("options") or {})
@@ -208,8 +204,6 @@ def member_configs(cfg, blocks=None) -> list:
         d["name"] = f"{cfg.name}-m{i}-{name}"
         d["model"] = {"name": name, "options": o}
         d["train"]["seed"] = cfg.train.seed + seen.get(name, 0)
-        if blocks and i > 0:
-            d["data"]["val_groups"], d["data"]["test_groups"] = blocks[i], blocks[0][1]
         seen[name] = seen.get(name, 0) + 1
         out.append(RunConfig.from_dict(d))
     return out
@@ -300,21 +294,22 @@ def train_separately(cfg, run_dir, *, overwrite: bool = False, resume: bool = Fa
         prepare_run_dir(run_dir, overwrite=overwrite, resume=False)
         dataset = resolve_auto_settings(cfg, console=console, progress=progress)
         cfg.save(run_dir / "config.yaml")
+    subs = member_configs(cfg)
     rotate = (cfg.model.get("options") or {}).get("validation", "shared") == "rotate"
-    blocks = None
     if rotate:
         if dataset is None:
             fc = cfg.feature_config()
             dataset = data_mod.load_dataset(cfg.data, progress=progress, cache_dir=cfg.train.cache_dir,
                                             sr=fc.sr, duration=fc.n_samples / fc.sr)
-        blocks, why = rotate_validation(dataset.items, len(member_configs(cfg)), seed=cfg.data.split_seed)
+        blocks, why = rotate_validation(dataset.items, len(subs), seed=cfg.data.split_seed)
         if blocks is None:
             console.print(f"ensemble validation: shared ({why}; validation: rotate needs a split by group)")
             rotate = False
         else:
             console.print("ensemble validation: rotate, members validate on "
                           + "; ".join(f"m{i} {', '.join(b if i else b[0])}" for i, b in enumerate(blocks)))
-    subs = member_configs(cfg, blocks)
+            for sub, b in zip(subs[1:], blocks[1:]):
+                sub.data.val_groups, sub.data.test_groups = list(b), list(blocks[0][1])
     for sub in subs:  # cfg.features already holds the settled fmax / top_db: members need not read the data for them
         sub.data.band_limit = sub.data.noise_floor = "off"
     dirs = [run_dir / "members" / f"m{i}_{c.model['name']}" for i, c in enumerate(subs)]
