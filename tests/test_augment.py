@@ -486,12 +486,46 @@ def test_power_domain_noise_matches_the_waveform_mix_on_average():
         assert abs(a[:, 5:25].mean() - b[:, 5:25].mean()) < 0.5, color
 
 
+def test_power_domain_filters_match_the_waveform_filter():
+    """High-, low- and band-pass on mel power: white noise through the filter on the waveform has
+    the same band powers (mean over frames) within 1 dB where the filter passes >= -15 dB (the
+    error is the filter slope within a band, largest on the steep band-pass skirts), and
+    the active RMS scales with the power kept (the noise transform's SNR reference)."""
+    from auricle.augment.filters import BandPass, HighPass, LowPass
+    from auricle.augment.power import PowerAugmenter
+    from auricle.features import mel_power, preset
+
+    fcfg = preset("kws")
+    x = (0.1 * np.random.default_rng(0).standard_normal((3, 16000))).astype(np.float32)
+    S, rms = mel_power(fcfg, x), PowerAugmenter.rms(x)
+    cases = [(HighPass(p=1.0), {"cutoff_hz": np.array([100.0, 400.0, 800.0])}),
+             (LowPass(p=1.0), {"cutoff_hz": np.array([500.0, 1000.0, 4000.0])}),
+             (BandPass(p=1.0), {"center_hz": np.array([500.0, 1000.0, 2000.0]),
+                                "bandwidth_octaves": np.array([1.0, 2.0, 3.0])})]
+    for t, params in cases:
+        out, r2 = t.apply_power(S, rms, fcfg=fcfg, **params)
+        ref = mel_power(fcfg, t.apply(x, sr=fcfg.sr, **params))
+        got_db = 10 * np.log10(out[:, 10:-10].mean(1))
+        ref_db = 10 * np.log10(ref[:, 10:-10].mean(1))
+        clean_db = 10 * np.log10(S[:, 10:-10].mean(1))
+        passed = ref_db - clean_db > -15
+        assert passed.sum() > 20, t.name
+        np.testing.assert_allclose(got_db[passed], ref_db[passed], atol=1.0, err_msg=t.name)
+        assert (got_db - clean_db).min() < -20, t.name  # the filter really cuts somewhere
+        np.testing.assert_allclose(r2, PowerAugmenter.rms(t.apply(x, sr=fcfg.sr, **params)), rtol=0.1, err_msg=t.name)
+    # a low-pass above Nyquist passes everything
+    out, r2 = LowPass(p=1.0).apply_power(S, rms, fcfg=fcfg, cutoff_hz=np.full(3, 9000.0))
+    np.testing.assert_array_equal(out, S)
+    np.testing.assert_allclose(r2, rms)
+
+
 def test_power_reason_names_what_cannot_run_there(tmp_path, make_wav):
     from auricle.augment.power import PowerAugmenter, power_reason
     from auricle.features import preset
 
     fcfg = preset("kws")
     assert power_reason(build_chain({"time_shift": {}, "gain": {}, "noise": {}, "freq_warp": {}}), fcfg) is None
+    assert power_reason(build_chain({"high_pass": {}, "low_pass": {}, "band_pass": {}}), fcfg) is None
     assert "pitch_shift" in power_reason(build_chain({"pitch_shift": {}}), fcfg)
     assert "waveform" in power_reason(build_chain({"gain": {}}), preset("waveform"))
     assert "dither" in power_reason(build_chain({"gain": {}}), fcfg.replace(dither_db=50.0))

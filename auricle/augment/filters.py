@@ -1,7 +1,9 @@
 """Butterworth low-pass, high-pass and band-pass filters with random cutoffs.
 
 Filters are designed with ``scipy.signal.butter`` as second-order sections and run causally
-with ``sosfilt`` over the batch.  Random cutoffs are drawn log-uniformly and snapped to a grid of
+with ``sosfilt`` over the batch.  In the power domain (:mod:`auricle.augment.power`, the default
+training path) a filter multiplies each mel band by the filter's power response averaged over the
+band (:func:`band_gains`), exact for a spectrum that is flat within a band.  Random cutoffs are drawn log-uniformly and snapped to a grid of
 24 steps per octave (band widths to 1/8 octave), so the designs are cached and examples that
 share a design are filtered in one ``sosfilt`` call.  A cutoff at or above Nyquist leaves a
 low-pass clip unchanged; band edges are clamped below Nyquist.
@@ -57,6 +59,64 @@ def filter_rows(x: np.ndarray, btype: str, low_hz, high_hz, sr: float, order: in
     return out
 
 
+@lru_cache(maxsize=8)
+def _bin_weights(fcfg) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray, np.ndarray]:
+    """(mel matrix, its row areas, per-bin bandwidth weights, FFT frequencies) of ``fcfg``."""
+    from auricle.features import mel_filterbank
+
+    freqs = np.fft.rfftfreq(int(fcfg.n_fft), 1.0 / float(fcfg.sr))
+    if fcfg.kind in ("log_mel", "mfcc"):
+        M = np.asarray(mel_filterbank(sr=fcfg.sr, n_fft=fcfg.n_fft, n_mels=fcfg.n_mels, fmin=fcfg.fmin,
+                                      fmax=fcfg.fmax), dtype=np.float64)
+        # triangle height 1 after this: a partition of unity, so sum(weights * S) ~ total power
+        return M, M.sum(axis=1), 1.0 / np.maximum(M.max(axis=1), 1e-12), freqs
+    return None, None, np.ones(len(freqs)), freqs
+
+
+@lru_cache(maxsize=4096)
+def _design_gains(fcfg, btype: str, low_hz: float, high_hz: float, order: int) -> np.ndarray | None:
+    # cached per design: cutoffs are snapped to a 1/24-octave grid, so a run meets ~100 designs
+    from scipy.signal import sosfreqz
+
+    sos = butter_sos(order, btype, low_hz, high_hz, float(fcfg.sr))
+    if sos is None:
+        return None
+    M, area, _, freqs = _bin_weights(fcfg)
+    h2 = np.abs(sosfreqz(sos, worN=freqs, fs=float(fcfg.sr))[1]) ** 2
+    g = h2 if M is None else (M @ h2) / np.maximum(area, 1e-12)
+    g = g.astype(np.float32)
+    g.setflags(write=False)
+    return g
+
+
+def band_gains(fcfg, btype: str, low_hz, high_hz, order: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-example power gains of the filters ``(low_hz[i], high_hz[i])`` on ``fcfg``'s bins.
+
+    Returns ``(gains, weights)``: ``gains`` ``(n, bins)`` float32 is ``|H(f)|**2`` averaged over
+    each mel band's triangle (each FFT bin for spectrogram features); ``weights`` ``(bins,)`` is
+    the bandwidth each bin stands for, so ``sum(weights * S)`` tracks the clip's power (used to
+    keep the noise transform's SNR reference right after filtering).
+    """
+    lo, hi = np.broadcast_arrays(np.atleast_1d(np.asarray(low_hz, dtype=np.float64)),
+                                 np.atleast_1d(np.asarray(high_hz, dtype=np.float64)))
+    weights = _bin_weights(fcfg)[2]
+    out = np.ones((len(lo), len(weights)), np.float32)
+    for i, (a, b) in enumerate(zip(lo, hi)):
+        g = _design_gains(fcfg, btype, float(a), float(b), int(order))
+        if g is not None:
+            out[i] = g
+    return out, weights
+
+
+def filter_power(S: np.ndarray, rms: np.ndarray, gains: np.ndarray, weights: np.ndarray):
+    """``S * gains`` per example, and the active RMS scaled by the power kept."""
+    before = np.einsum("ntb,b->n", S.astype(np.float64), weights)
+    S = S * gains[:, None, :]
+    after = np.einsum("ntb,b->n", S.astype(np.float64), weights)
+    ratio = np.where(before > 0, after / np.maximum(before, 1e-300), 1.0)
+    return S.astype(np.float32), rms * np.sqrt(ratio)
+
+
 def _check_order(owner: str, order) -> int:
     if not (isinstance(order, (int, np.integer)) and 1 <= order <= 10):
         from auricle.errors import ConfigError
@@ -85,6 +145,14 @@ class _CutoffFilter(Transform):
 
     def apply(self, x, *, cutoff_hz, sr=16000, rng=None, **_):
         return filter_rows(x, self.btype, *self._edges(cutoff_hz), sr, self.order)
+
+    def power_ok(self) -> bool:
+        return True
+
+    def apply_power(self, S, rms, *, fcfg, cutoff_hz, rng=None, **_):
+        lo, hi = self._edges(np.asarray(cutoff_hz, dtype=np.float64))
+        gains, weights = band_gains(fcfg, self.btype, lo, hi, self.order)
+        return filter_power(S, rms, gains, weights)
 
 
 class LowPass(_CutoffFilter):
@@ -143,3 +211,12 @@ class BandPass(Transform):
         c = np.asarray(center_hz, dtype=np.float64)
         half = 2.0 ** (np.asarray(bandwidth_octaves, dtype=np.float64) / 2.0)
         return filter_rows(x, "bandpass", c / half, c * half, sr, self.order)
+
+    def power_ok(self) -> bool:
+        return True
+
+    def apply_power(self, S, rms, *, fcfg, center_hz, bandwidth_octaves, rng=None, **_):
+        c = np.asarray(center_hz, dtype=np.float64)
+        half = 2.0 ** (np.asarray(bandwidth_octaves, dtype=np.float64) / 2.0)
+        gains, weights = band_gains(fcfg, "bandpass", c / half, c * half, self.order)
+        return filter_power(S, rms, gains, weights)

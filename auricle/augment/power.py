@@ -1,4 +1,4 @@
-"""Augmentation in the power domain: shift, gain and noise (generated or recorded) on cached mel power.
+"""Augmentation in the power domain: shift, gain, noise (generated or recorded) and filters on cached mel power.
 
 The default chain (time shift, gain, generated noise, then VTLP on the features) on the
 waveform costs an STFT + mel of every augmented clip on every batch: 9.4 ms of the 13 ms per
@@ -14,7 +14,10 @@ clean clip's mel power ``S`` computed once (:func:`auricle.features.mel_power`):
   and ``a`` the waveform path's noise RMS for that SNR, plus the cross term ``2 Re(X conj(N))``
   drawn at its size per band (:func:`mix_power`), so a noisy mix is as rough as on the waveform.
   Recorded noise (``noise.folder``, ``background_noise``) works the same way from the mel power
-  of each file played in a loop (:func:`recording_power`, computed once per folder).
+  of each file played in a loop (:func:`recording_power`, computed once per folder);
+* a low-, high- or band-pass filter ``H``: each band times ``|H|**2`` averaged over the band
+  (:func:`auricle.augment.filters.band_gains`; within 1 dB of filtering the waveform where the
+  filter passes, the error being the filter's slope inside a band);
 
 then the dB/DCT/normalization of :func:`auricle.features.finish_power`, then the feature-domain
 transforms (SpecAugment, VTLP) as usual.  Which transforms can run here is declared per class
