@@ -519,13 +519,46 @@ def test_power_domain_filters_match_the_waveform_filter():
     np.testing.assert_allclose(r2, rms)
 
 
+def test_power_domain_tempo_moves_the_word_like_the_phase_vocoder():
+    """Tempo on mel power: the word starts and ends on the same frame as after the phase
+    vocoder on the waveform (+-2), for both fits, and its band levels agree within 2 dB on average."""
+    from auricle.augment.power import PowerAugmenter
+    from auricle.augment.stretch import Tempo
+    from auricle.features import mel_power, preset
+
+    fcfg = preset("kws")
+    x = _word_batch()
+    S, rms = mel_power(fcfg, x), PowerAugmenter.rms(x)
+
+    def edges(P):
+        loud = 10 * np.log10(np.maximum(P.sum(2), 1e-10))
+        loud = loud > loud.max(1, keepdims=True) - 20
+        return loud.argmax(1), P.shape[1] - loud[:, ::-1].argmax(1)
+
+    for fit in ("center", "start"):
+        tm = Tempo(p=1.0, fit=fit)
+        for r in (0.8, 1.25):
+            rate = np.full(len(x), r)
+            got, r2 = tm.apply_power(S, rms, fcfg=fcfg, rate=rate)
+            ref = mel_power(fcfg, tm.apply(x, rate=rate, sr=fcfg.sr))
+            for a, b in zip(edges(got), edges(ref)):
+                assert np.abs(a - b).max() <= 2, (fit, r)  # the vocoder smears a tail of a frame or two
+            np.testing.assert_array_equal(r2, rms)
+            mid = slice(45, 56)
+            ga, rb = (10 * np.log10(np.maximum(P[:, mid].mean(1), 1e-10)) for P in (got, ref))
+            keep = rb > rb.max(1, keepdims=True) - 20
+            assert np.abs(ga - rb)[keep].mean() < 2.0, (fit, r)
+    out, _ = Tempo(p=1.0).apply_power(S, rms, fcfg=fcfg, rate=np.ones(len(x)))
+    np.testing.assert_allclose(out, S)
+
+
 def test_power_reason_names_what_cannot_run_there(tmp_path, make_wav):
     from auricle.augment.power import PowerAugmenter, power_reason
     from auricle.features import preset
 
     fcfg = preset("kws")
     assert power_reason(build_chain({"time_shift": {}, "gain": {}, "noise": {}, "freq_warp": {}}), fcfg) is None
-    assert power_reason(build_chain({"high_pass": {}, "low_pass": {}, "band_pass": {}}), fcfg) is None
+    assert power_reason(build_chain({"high_pass": {}, "low_pass": {}, "band_pass": {}, "tempo": {}}), fcfg) is None
     assert "pitch_shift" in power_reason(build_chain({"pitch_shift": {}}), fcfg)
     assert "waveform" in power_reason(build_chain({"gain": {}}), preset("waveform"))
     assert "dither" in power_reason(build_chain({"gain": {}}), fcfg.replace(dither_db=50.0))

@@ -2,7 +2,7 @@
 
 Waveform transforms run on ``(N, samples)`` batches before feature extraction; feature
 transforms (SpecAugment, freq_warp) after it.  Everything is seeded through a ``numpy`` Generator.
-Training runs shift, gain, noise and the three filters on cached mel power instead when the whole
+Training runs shift, gain, noise, tempo and the three filters on cached mel power instead when the whole
 waveform part of the chain allows it (:mod:`auricle.augment.power`).
 
 Registered names (the keys of a config's ``augment:`` mapping; every one also takes ``p``):

@@ -1,4 +1,4 @@
-"""Augmentation in the power domain: shift, gain, noise (generated or recorded) and filters on cached mel power.
+"""Augmentation in the power domain: shift, gain, noise, filters and tempo on cached mel power.
 
 The default chain (time shift, gain, generated noise, then VTLP on the features) on the
 waveform costs an STFT + mel of every augmented clip on every batch: 9.4 ms of the 13 ms per
@@ -18,6 +18,9 @@ clean clip's mel power ``S`` computed once (:func:`auricle.features.mel_power`):
 * a low-, high- or band-pass filter ``H``: each band times ``|H|**2`` averaged over the band
   (:func:`auricle.augment.filters.band_gains`; within 1 dB of filtering the waveform where the
   filter passes, the error being the filter's slope inside a band);
+* tempo (a phase-vocoder stretch on the waveform, ~20x the cost of the features): the frame axis
+  stretched by linear interpolation between frames (:func:`auricle.augment.stretch.stretch_frames`),
+  the word's edges within two frames of the vocoder's;
 
 then the dB/DCT/normalization of :func:`auricle.features.finish_power`, then the feature-domain
 transforms (SpecAugment, VTLP) as usual.  Which transforms can run here is declared per class

@@ -179,6 +179,31 @@ def time_stretch(x: np.ndarray, rates, sr: int, *, phase_lock: bool = False) -> 
     return y, lengths
 
 
+def stretch_frames(S: np.ndarray, rate, fcfg, fit: str = "center") -> np.ndarray:
+    """Mel power ``S`` ``(N, frames, bins)`` of clips played ``rate`` times faster at the same
+    pitch, cropped or zero-padded back to the clip like :func:`fit_rows` (``center`` or
+    ``start``): frame ``t`` (centred on sample ``t * hop``) reads the source at
+    ``(t * hop + offset) * rate``, interpolated linearly between the two nearest frames."""
+    n, F, _ = S.shape
+    rate = np.broadcast_to(np.asarray(rate, dtype=np.float64), (n,))
+    hop, L = fcfg.resolved_hop_length, fcfg.n_samples
+    Ls = np.floor(L / rate)  # the stretched clip's length in samples
+    if fit == "start":
+        off = np.zeros(n)
+    else:
+        off = np.where(Ls >= L, (Ls - L) // 2, -((L - Ls) // 2))
+    pos = np.arange(F)[None, :] * hop + off[:, None]  # sample position in the stretched clip
+    valid = (pos >= 0) & (pos < Ls[:, None])
+    src = np.clip(pos * rate[:, None] / hop, 0, F - 1)
+    i0 = np.floor(src).astype(np.int64)
+    i1 = np.minimum(i0 + 1, F - 1)
+    a = (src - i0).astype(np.float32)[:, :, None]
+    rows = np.arange(n)[:, None]
+    out = (1 - a) * S[rows, i0] + a * S[rows, i1]
+    out[~valid] = 0.0
+    return out.astype(np.float32)
+
+
 def _check_fit(owner: str, fit: str) -> str:
     if fit not in FIT_MODES:
         from auricle.errors import ConfigError
@@ -232,6 +257,15 @@ class Tempo(Transform):
         rate = np.broadcast_to(np.asarray(rate, dtype=np.float64), (x.shape[0],))
         y, lengths = time_stretch(x, rate, sr, phase_lock=self.phase_lock)
         return fit_rows(y, lengths, x.shape[1], self.fit).astype(x.dtype)
+
+    def power_ok(self) -> bool:
+        return True
+
+    def apply_power(self, S, rms, *, fcfg, rate, rng=None, **_):
+        """Stretch the frame axis of the mel power (linear interpolation between frames), then fit
+        it to the clip as :meth:`apply` does.  A phase vocoder keeps each frame's magnitude
+        spectrum and moves it in time, so this is its power-domain form; the level is kept."""
+        return stretch_frames(S, rate, fcfg, self.fit), rms
 
 
 class PitchShift(Transform):
