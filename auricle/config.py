@@ -66,6 +66,7 @@ class TrainConfig:
     mixup: float = 0.0               # alpha of mixup's Beta(alpha, alpha) mixing weight; 0 disables
     early_stopping: int = 0          # patience in epochs; 0 disables
     monitor: str = "val_accuracy"
+    keep: str = "best"               # weights the run keeps: best (epoch with the best monitor) or last
     class_weight: Any = None         # None, "balanced", or {label: weight}
     oversample: bool = False         # repeat minority-class examples up to the largest class
     seed: int = 0
@@ -125,6 +126,9 @@ class RunConfig:
             raise ConfigError(f"unknown optimizer '{t.optimizer}'", fix=f"use one of {', '.join(OPTIMIZERS)}")
         if t.lr_schedule not in SCHEDULES:
             raise ConfigError(f"unknown lr_schedule '{t.lr_schedule}'", fix=f"use one of {', '.join(SCHEDULES)}")
+        if t.keep not in KEEP:
+            raise ConfigError(f"unknown train.keep {t.keep!r}", fix="use 'best' (the epoch with the best train.monitor) "
+                                                                     "or 'last' (the weights after the final epoch)")
         if t.loss not in LOSSES:
             raise ConfigError(f"unknown loss '{t.loss}'", fix=f"use one of {', '.join(LOSSES)}")
         if not (0 <= d.val < 1 and 0 <= d.test < 1 and d.val + d.test < 1):
@@ -173,6 +177,7 @@ class RunConfig:
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 SCHEDULES = ("none", "cosine", "step", "plateau")
 LOSSES = ("categorical_crossentropy", "focal")
+KEEP = ("best", "last")
 
 
 def _check_keys(d: dict, valid: set, where: str) -> None:

@@ -57,7 +57,7 @@ def plot_confusion(cm, labels, path, *, title="Confusion matrix") -> None:
     plt.close(fig)
 
 
-def plot_curves(history: list[dict], path, *, best_epoch: int | None = None) -> None:
+def plot_curves(history: list[dict], path, *, best_epoch: int | None = None, label: str = "best epoch") -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -71,7 +71,7 @@ def plot_curves(history: list[dict], path, *, best_epoch: int | None = None) -> 
         if any(f"val_{key}" in h for h in history):
             ax.plot(ep, [h.get(f"val_{key}") for h in history], label="validation", marker=".")
         if best_epoch:
-            ax.axvline(best_epoch, color="grey", ls="--", lw=1, label=f"best epoch {best_epoch}")
+            ax.axvline(best_epoch, color="grey", ls="--", lw=1, label=f"{label} {best_epoch}")
         ax.set_xlabel("epoch")
         ax.set_title(name)
         ax.grid(alpha=0.3)
@@ -126,7 +126,8 @@ def evaluate_prepared(model, prep, run_dir, *, cfg, info: dict, console=None) ->
     _write_json(run_dir / "metrics.json", out)
     per_class_csv(results[main], run_dir / "per_class.csv")
     plot_confusion(results[main]["confusion"], prep.labels, run_dir / "confusion.png", title=f"{main} split")
-    plot_curves(history, run_dir / "curves.png", best_epoch=info.get("best_epoch"))
+    plot_curves(history, run_dir / "curves.png", best_epoch=info.get("kept_epoch", info.get("best_epoch")),
+                label="kept epoch" if info.get("keep") == "last" else "best epoch")
     write_report(run_dir, cfg, out, results, info)
     if console is not None:
         _print_summary(console, out, run_dir)
@@ -180,6 +181,14 @@ def evaluate_run(run_dir, dataset=None, *, layout="auto", out_dir=None, console=
     return m
 
 
+def kept_text(info: dict) -> str:
+    """Which epoch's weights the run kept, in words."""
+    if info.get("keep") == "last":
+        return (f"last epoch {info['epochs_run']} kept (train.keep: last; best by {info['monitor']}: "
+                f"epoch {info['best_epoch']})")
+    return f"best epoch {info['best_epoch']} of {info['epochs_run']} (monitor {info['monitor']})"
+
+
 def write_report(run_dir: Path, cfg, metrics: dict, results: dict, info: dict) -> None:
     import yaml
 
@@ -187,7 +196,7 @@ def write_report(run_dir: Path, cfg, metrics: dict, results: dict, info: dict) -
     main = metrics["evaluated_on"]
     lines += [f"**{main} accuracy {metrics['accuracy']:.2%}**, macro-F1 {metrics['macro_f1']:.3f} "
               f"on {metrics['n']} examples; model `{cfg.model['name']}` with {info['params']:,} parameters; "
-              f"best epoch {info['best_epoch']} of {info['epochs_run']} (monitor {info['monitor']}); "
+              f"{kept_text(info)}; "
               f"training {info['train_seconds']:.0f}s, wall {info['wall_seconds']:.0f}s.", ""]
     lines += ["| split | examples | accuracy | macro-F1 |", "|---|---:|---:|---:|"]
     for k, v in results.items():

@@ -503,13 +503,16 @@ def train(cfg: RunConfig, run_dir: str | Path, *, overwrite: bool = False, resum
             signal.signal(signal.SIGTERM, old)
 
     best = run_dir / "checkpoint" / "best.weights.h5"
-    if best.exists():
+    kept = state["epoch"]
+    if cfg.train.keep == "best" and best.exists():
         model.load_weights(str(best))
+        kept = state["best_epoch"]
     tmp = run_dir / "model.tmp.keras"
     model.save(str(tmp))
     os.replace(tmp, run_dir / "model.keras")
     train_seconds = round(sum(h["seconds"] for h in state["history"]), 1)
-    info = {"best_epoch": state["best_epoch"], "monitor": state["monitor"], "epochs_run": state["epoch"],
+    info = {"best_epoch": state["best_epoch"], "kept_epoch": kept, "keep": cfg.train.keep,
+            "monitor": state["monitor"], "epochs_run": state["epoch"],
             "params": int(model.count_params()), "train_seconds": train_seconds,
             "wall_seconds": round(time.time() - t_start, 1), "counts": counts,
             "class_weight": None if cw is None else {labels[i]: w for i, w in cw.items()},

@@ -6,6 +6,11 @@ end to end (wall, including feature extraction).  Run by hand:
 
     .venv/bin/python bench/fsdd_loso.py                      # default and classic recipes
     .venv/bin/python bench/fsdd_loso.py --recipes default --set train.epochs=20
+    .venv/bin/python bench/fsdd_loso.py --recipes default --no-val --set train.keep=last
+
+``--no-val`` trains on all five other speakers (the validation speaker joins training; the run
+has no validation split, so keep the last epoch): the usual "tune on validation, then refit on
+train + validation" protocol, once every choice of the recipe has been made on validation speakers.
 """
 from __future__ import annotations
 
@@ -29,6 +34,7 @@ def main():
     ap.add_argument("--out", default=str(HERE / "out" / "fsdd"))
     ap.add_argument("--set", action="append", default=[], help="extra --set key=value for auricle train")
     ap.add_argument("--tag", default="")
+    ap.add_argument("--no-val", action="store_true", help="train on the validation speaker too (no validation split)")
     args = ap.parse_args()
     auricle = str(Path(sys.executable).parent / "auricle")
     results = {}
@@ -38,7 +44,12 @@ def main():
             val = SPEAKERS[(SPEAKERS.index(test) + 1) % len(SPEAKERS)]
             out = Path(args.out) / name / test
             cmd = [auricle, "train", args.data, "--layout", "fsdd", "--recipe", recipe, "--test-groups", test,
-                   "--val-groups", val, "--out", str(out), "--overwrite"]
+                   "--out", str(out), "--overwrite"]
+            if args.no_val:
+                val = "-"
+                cmd += ["--set", "data.val_groups=[]"]
+            else:
+                cmd += ["--val-groups", val]
             for s in args.set:
                 cmd += ["--set", s]
             print("$", " ".join(cmd), flush=True)

@@ -204,6 +204,31 @@ def test_same_seed_same_history(tmp_path):
     assert hist[0] == hist[1]
 
 
+def test_keep_best_or_last_epoch_weights(trained, tmp_path):
+    """train.keep: best restores the epoch with the best val_accuracy, last keeps the final
+    weights: the run's validation accuracy equals that epoch's logged val_accuracy exactly."""
+    import csv
+
+    from auricle.errors import ConfigError
+    from auricle.training import train
+
+    def logged(run):
+        return [float(r["val_accuracy"]) for r in csv.DictReader(open(run / "history.csv"))]
+
+    _, run, metrics = trained
+    hist = logged(run)
+    assert metrics["run"]["keep"] == "best" and metrics["run"]["kept_epoch"] == int(np.argmax(hist)) + 1
+    assert metrics["splits"]["val"]["accuracy"] == pytest.approx(max(hist), abs=1e-6)
+    root = make_dataset(tmp_path / "d", groups=6, per=2)
+    m = train(small_config(root, tmp_path, epochs=3, keep="last", learning_rate=0.05), tmp_path / "last")
+    hist = logged(tmp_path / "last")
+    assert m["run"]["kept_epoch"] == 3 and m["run"]["keep"] == "last"
+    assert m["splits"]["val"]["accuracy"] == pytest.approx(hist[-1], abs=1e-6)
+    assert "last epoch 3 kept" in (tmp_path / "last" / "report.md").read_text()
+    with pytest.raises(ConfigError, match="train.keep"):
+        small_config(root, tmp_path, keep="final")
+
+
 def test_trim_and_silent_window_dropping_follow_the_run(tmp_path):
     from auricle.inference import load_run, predict_files
     from auricle.training import train

@@ -354,7 +354,8 @@ def train_separately(cfg, run_dir, *, overwrite: bool = False, resume: bool = Fa
             "class_counts": r0.get("class_counts"), "skipped_files": r0.get("skipped_files", []),
             "validation": "rotate" if rotate else "shared",
             "members": [{"model": n, "run": str(d.relative_to(run_dir)), "params": m["run"]["params"],
-                         "best_epoch": m["run"]["best_epoch"], "seed": c.train.seed,
+                         "best_epoch": m["run"]["best_epoch"],
+                         "kept_epoch": m["run"].get("kept_epoch", m["run"]["best_epoch"]), "seed": c.train.seed,
                          "val_groups": c.data.val_groups,
                          "splits": {k: v["accuracy"] for k, v in m["splits"].items()}}
                         for n, d, m, c in zip(names, dirs, infos, subs)]}
@@ -364,10 +365,10 @@ def train_separately(cfg, run_dir, *, overwrite: bool = False, resume: bool = Fa
         cols = [k for k in ("train", "val", "test") if any(k in m["splits"] for m in info["members"])]
         ens = {k: metrics["splits"].get("val_seen" if k == "val" and rotate else k) for k in cols}
         fh.write("\n## Members (each trained as its own run; the ensemble averages their probabilities)\n\n"
-                 "| member | params | seed | best epoch | " + " | ".join(cols) + " |\n|---|---:|---:|---:|"
+                 "| member | params | seed | kept epoch | " + " | ".join(cols) + " |\n|---|---:|---:|---:|"
                  + "---:|" * len(cols) + "\n")
         for mem in info["members"]:
-            fh.write(f"| `{mem['run']}` | {mem['params']:,} | {mem['seed']} | {mem['best_epoch']} | "
+            fh.write(f"| `{mem['run']}` | {mem['params']:,} | {mem['seed']} | {mem['kept_epoch']} | "
                      + " | ".join(f"{mem['splits'].get(k, float('nan')):.2%}" for k in cols) + " |\n")
         fh.write("| **ensemble** | " + f"{info['params']:,} | | | "
                  + " | ".join((f"**{ens[k]['accuracy']:.2%}**" if ens[k] else "—")
