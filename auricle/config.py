@@ -66,7 +66,8 @@ class TrainConfig:
     mixup: float = 0.0               # alpha of mixup's Beta(alpha, alpha) mixing weight; 0 disables
     early_stopping: int = 0          # patience in epochs; 0 disables
     monitor: str = "val_accuracy"
-    keep: str = "best"               # weights the run keeps: best (epoch with the best monitor) or last
+    keep: str = "best"               # weights the run keeps: best (epoch with the best monitor) or last;
+                                     # last when there is no validation split
     class_weight: Any = None         # None, "balanced", or {label: weight}
     oversample: bool = False         # repeat minority-class examples up to the largest class
     seed: int = 0

@@ -184,8 +184,10 @@ def evaluate_run(run_dir, dataset=None, *, layout="auto", out_dir=None, console=
 def kept_text(info: dict) -> str:
     """Which epoch's weights the run kept, in words."""
     if info.get("keep") == "last":
-        return (f"last epoch {info['epochs_run']} kept (train.keep: last; best by {info['monitor']}: "
-                f"epoch {info['best_epoch']})")
+        if str(info.get("monitor", "")).startswith("val_"):
+            return (f"last epoch {info['epochs_run']} kept (train.keep: last; best by {info['monitor']}: "
+                    f"epoch {info['best_epoch']})")
+        return f"last epoch {info['epochs_run']} kept (no validation split)"
     return f"best epoch {info['best_epoch']} of {info['epochs_run']} (monitor {info['monitor']})"
 
 

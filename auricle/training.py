@@ -5,9 +5,11 @@ The run directory is the unit of work::
     RUN/config.yaml       resolved configuration (re-runnable: auricle train --config RUN/config.yaml)
     RUN/labels.json       class names in model-output order
     RUN/features.json     the feature configuration (+ crop policy) inference must reproduce
-    RUN/model.keras       the trained model (best validation epoch)
+    RUN/model.keras       the trained model (best validation epoch, or the last with train.keep: last)
     RUN/history.csv       per-epoch metrics
     RUN/checkpoint/       last completed epoch (model + optimizer + callback state) for --resume
+    RUN/epochs/           every epoch's weights, only with AURICLE_KEEP_EPOCH_WEIGHTS=1 (for
+                          studies of epoch selection: bench/epoch_selection.py)
     RUN/metrics.json, per_class.csv, confusion.png, curves.png, report.md   (see auricle.evaluation)
 """
 from __future__ import annotations
@@ -292,6 +294,9 @@ def _run_callback_class():
                 st["wait"] += 1
             st["monitor"] = monitor
             st["epoch"] = epoch + 1
+            if os.environ.get("AURICLE_KEEP_EPOCH_WEIGHTS") == "1":
+                (self.run_dir / "epochs").mkdir(exist_ok=True)
+                self.model.save_weights(str(self.run_dir / "epochs" / f"epoch{epoch + 1:03d}.weights.h5"))
             # model + optimizer first, then the state that points at it (atomic renames)
             tmp = self.ckpt / "model.tmp.keras"
             self.model.save(str(tmp))
@@ -504,14 +509,17 @@ def train(cfg: RunConfig, run_dir: str | Path, *, overwrite: bool = False, resum
 
     best = run_dir / "checkpoint" / "best.weights.h5"
     kept = state["epoch"]
-    if cfg.train.keep == "best" and best.exists():
+    # with no validation split "best" would mean the best training accuracy on augmented
+    # batches, which says nothing about generalization: keep the last epoch then
+    keep = cfg.train.keep if val_data is not None else "last"
+    if keep == "best" and best.exists():
         model.load_weights(str(best))
         kept = state["best_epoch"]
     tmp = run_dir / "model.tmp.keras"
     model.save(str(tmp))
     os.replace(tmp, run_dir / "model.keras")
     train_seconds = round(sum(h["seconds"] for h in state["history"]), 1)
-    info = {"best_epoch": state["best_epoch"], "kept_epoch": kept, "keep": cfg.train.keep,
+    info = {"best_epoch": state["best_epoch"], "kept_epoch": kept, "keep": keep,
             "monitor": state["monitor"], "epochs_run": state["epoch"],
             "params": int(model.count_params()), "train_seconds": train_seconds,
             "wall_seconds": round(time.time() - t_start, 1), "counts": counts,

@@ -227,6 +227,11 @@ def test_keep_best_or_last_epoch_weights(trained, tmp_path):
     assert "last epoch 3 kept" in (tmp_path / "last" / "report.md").read_text()
     with pytest.raises(ConfigError, match="train.keep"):
         small_config(root, tmp_path, keep="final")
+    cfg = small_config(root, tmp_path, epochs=2)  # keep: best, but nothing to choose on
+    cfg.data.val = 0.0
+    m = train(cfg, tmp_path / "noval")
+    assert "val" not in m["splits"] and m["run"]["keep"] == "last" and m["run"]["kept_epoch"] == 2
+    assert "last epoch 2 kept (no validation split)" in (tmp_path / "noval" / "report.md").read_text()
 
 
 def test_trim_and_silent_window_dropping_follow_the_run(tmp_path):
