@@ -1,7 +1,8 @@
 """Ensembles of finished FSDD leave-one-speaker-out runs, without retraining.
 
 Each ``label=DIR`` names a folder holding one run per test speaker (``DIR/<speaker>/``, as
-``bench/bench_zoo.py`` and ``bench/fsdd_loso.py`` write them).  For every combination given
+``bench/bench_zoo.py`` and ``bench/fsdd_loso.py`` write them; or a pattern with ``{s}`` for the
+speaker, e.g. ``c=bench/out/fsdd/default/{s}/members/m0_cnn`` for one member of an ensemble run).  For every combination given
 (``a+b``, ``a+b+c``; default: each label alone) it averages the members' class probabilities on
 each fold's test and validation speaker, exactly as ``auricle ensemble`` does, and prints test and
 validation accuracy per fold, mean and worst (validation only when all members validated on the
@@ -35,6 +36,10 @@ def fold_probs(run_dir: Path, split: str):
     return predict_probs(r.model, arr.x), arr.y
 
 
+def run_path(spec: str, spk: str) -> Path:
+    return Path(spec.format(s=spk)) if "{s}" in spec else Path(spec) / spk
+
+
 def val_groups(run_dir: Path) -> tuple | None:
     """The run's validation groups, or None when they are not held out from all of it (an
     ensemble with ``validation: rotate``)."""
@@ -63,7 +68,7 @@ def main():
     def probs(label, spk, split):
         key = (label, spk, split)
         if key not in cache:
-            cache[key] = fold_probs(Path(dirs[label]) / spk, split)
+            cache[key] = fold_probs(run_path(dirs[label], spk), split)
         return cache[key]
 
     rows = []
@@ -73,8 +78,9 @@ def main():
         res = {}
         # members that validated on different speakers (bench_zoo --val-offset, validation: rotate) have
         # no common held-out validation speaker: their ensemble gets no validation figure
-        shared_val = all(len(g := {val_groups(Path(dirs[m]) / spk) for m in members}) == 1 and None not in g
-                         for spk in SPEAKERS)
+        # (and runs refit without a validation split have none)
+        shared_val = all(len(g := {val_groups(run_path(dirs[m], spk)) for m in members}) == 1
+                         and None not in g and () not in g for spk in SPEAKERS)
         for split in ("test", "val") if shared_val else ("test",):
             accs = []
             for spk in SPEAKERS:
