@@ -96,6 +96,13 @@ def band_gains(fcfg, btype: str, low_hz, high_hz, order: int) -> tuple[np.ndarra
     each mel band's triangle (each FFT bin for spectrogram features); ``weights`` ``(bins,)`` is
     the bandwidth each bin stands for, so ``sum(weights * S)`` tracks the clip's power (used to
     keep the noise transform's SNR reference right after filtering).
+
+    Examples
+    --------
+    >>> from auricle.features import preset
+    >>> g, w = band_gains(preset("kws"), "highpass", [500.0], [float("inf")], 4)
+    >>> g.shape, bool(g[0, 0] < 1e-3), bool(abs(g[0, -1] - 1) < 1e-3)   # lowest band cut, top passed
+    ((1, 40), True, True)
     """
     lo, hi = np.broadcast_arrays(np.atleast_1d(np.asarray(low_hz, dtype=np.float64)),
                                  np.atleast_1d(np.asarray(high_hz, dtype=np.float64)))

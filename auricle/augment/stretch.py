@@ -183,7 +183,19 @@ def stretch_frames(S: np.ndarray, rate, fcfg, fit: str = "center") -> np.ndarray
     """Mel power ``S`` ``(N, frames, bins)`` of clips played ``rate`` times faster at the same
     pitch, cropped or zero-padded back to the clip like :func:`fit_rows` (``center`` or
     ``start``): frame ``t`` (centred on sample ``t * hop``) reads the source at
-    ``(t * hop + offset) * rate``, interpolated linearly between the two nearest frames."""
+    ``(t * hop + offset) * rate``, interpolated linearly between the two nearest frames.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from auricle.features import preset
+    >>> fcfg = preset("kws")                     # 101 frames of 10 ms
+    >>> S = np.zeros((1, 101, 40), np.float32)
+    >>> S[0, 40:60] = 1.0                        # a 200 ms "word" in the middle
+    >>> slow = stretch_frames(S, 0.5, fcfg)      # half speed: twice as long, still centred
+    >>> int((slow[0, :, 0] > 0.5).sum()), int(np.argmax(slow[0, :, 0] > 0.5))
+    (39, 30)
+    """
     n, F, _ = S.shape
     rate = np.broadcast_to(np.asarray(rate, dtype=np.float64), (n,))
     hop, L = fcfg.resolved_hop_length, fcfg.n_samples
