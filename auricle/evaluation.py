@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from auricle.errors import DatasetError, RunError
+from auricle.errors import DatasetError
 
 
 def compute_metrics(y_true: np.ndarray, probs: np.ndarray, labels: list[str]) -> dict:

@@ -22,18 +22,29 @@ import numpy as np
 SPEAKERS = ["george", "jackson", "lucas", "nicolas", "theo", "yweweler"]
 
 
-def fold_probs(run_dir: Path, split: str):
+def fold_data(run_dir: Path, splits=("test",)):
+    """The loaded run and ``{split: (features, labels)}`` of its own data split (the dataset read once)."""
     from auricle.data import featurize, load_dataset
-    from auricle.evaluation import predict_probs
     from auricle.inference import load_run
 
     r = load_run(run_dir)
     fc = r.feature_config
     ds = load_dataset(r.config.data, progress=False, sr=fc.sr, duration=fc.n_samples / fc.sr)
-    items = [it for it in ds.items if it.split == split]
-    arr, _ = featurize(items, r.labels, fc, crop=r.crop, window_hop=r.window_hop, progress=False,
-                       silence=r.silence, variable_length=r.variable_length)
-    return predict_probs(r.model, arr.x), arr.y
+    out = {}
+    for split in splits:
+        items = [it for it in ds.items if it.split == split]
+        arr, _ = featurize(items, r.labels, fc, crop=r.crop, window_hop=r.window_hop, progress=False,
+                           silence=r.silence, variable_length=r.variable_length)
+        out[split] = (arr.x, arr.y)
+    return r, out
+
+
+def fold_probs(run_dir: Path, split: str):
+    from auricle.evaluation import predict_probs
+
+    r, data = fold_data(run_dir, (split,))
+    x, y = data[split]
+    return predict_probs(r.model, x), y
 
 
 def run_path(spec: str, spk: str) -> Path:

@@ -37,22 +37,16 @@ def epoch_probs(root: Path, spk: str):
     weights = sorted((run_dir / "epochs").glob("epoch*.weights.h5"))
     if not weights:
         return None
-    from auricle.data import featurize, load_dataset
     from auricle.evaluation import predict_probs
-    from auricle.inference import load_run
+    from ensemble_loso import fold_data  # bench/ is the script's directory
 
-    r = load_run(run_dir)
-    fc = r.feature_config
-    ds = load_dataset(r.config.data, progress=False, cache_dir=None, sr=fc.sr, duration=fc.n_samples / fc.sr)
+    r, data = fold_data(run_dir, ("test", "val"))
     out = {}
-    for split in ("test", "val"):
-        items = [it for it in ds.items if it.split == split]
-        arr, _ = featurize(items, r.labels, fc, crop=r.crop, window_hop=r.window_hop, cache_dir=None, workers=1,
-                           progress=False, silence=r.silence, variable_length=r.variable_length)
+    for split, (x, y) in data.items():
         P = []
         for w in weights:
             r.model.load_weights(str(w))
-            P.append(predict_probs(r.model, arr.x))
+            P.append(predict_probs(r.model, x))
         for k in (5, 10):  # SWA: average every variable of the last k epochs
             acc = None
             for w in weights[-k:]:
@@ -61,8 +55,8 @@ def epoch_probs(root: Path, spk: str):
                 acc = v if acc is None else [a + b for a, b in zip(acc, v)]
             for var, a in zip(r.model.weights, acc):
                 var.assign(a / k)
-            P.append(predict_probs(r.model, arr.x))
-        out[split], out[split + "_y"] = np.stack(P), arr.y
+            P.append(predict_probs(r.model, x))
+        out[split], out[split + "_y"] = np.stack(P), y
     cache.parent.mkdir(exist_ok=True)
     np.savez(cache, **out)
     return out["test"], out["test_y"], out["val"], out["val_y"]

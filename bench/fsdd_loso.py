@@ -9,14 +9,13 @@ end to end (wall, including feature extraction).  Run by hand:
     .venv/bin/python bench/fsdd_loso.py --recipes default --no-val --set train.keep=last
 
 ``--no-val`` trains on all five other speakers (the validation speaker joins training; the run
-has no validation split, so keep the last epoch): the usual "tune on validation, then refit on
+has no validation split, so it keeps its last epoch; `--set train.keep=last` only says so): the usual "tune on validation, then refit on
 train + validation" protocol, once every choice of the recipe has been made on validation speakers.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import subprocess
 import sys
 import time
