@@ -183,6 +183,9 @@ def evaluate_run(run_dir, dataset=None, *, layout="auto", out_dir=None, console=
 
 def kept_text(info: dict) -> str:
     """Which epoch's weights the run kept, in words."""
+    if info.get("members"):  # an ensemble: every member kept its own epoch
+        eps = ", ".join(str(m.get("kept_epoch")) for m in info["members"])
+        return f"each member keeps its own epoch ({eps} of {info['epochs_run']}, monitor {info['monitor']})"
     if info.get("keep") == "last":
         if str(info.get("monitor", "")).startswith("val_"):
             return (f"last epoch {info['epochs_run']} kept (train.keep: last; best by {info['monitor']}: "

@@ -507,7 +507,11 @@ def test_ensemble_config_trains_members_separately_and_resumes(tmp_path):
     for d in dirs:
         assert (d / "model.keras").exists() and (d / "report.md").exists()
     assert [load_run(d).config.train.seed for d in dirs] == [0, 1]  # same family: different seeds
-    assert "## Members" in (run / "report.md").read_text() and (run / "curves.png").exists()
+    report = (run / "report.md").read_text()
+    assert "## Members" in report and (run / "curves.png").exists()
+    # the headline names each member's kept epoch (it said "best epoch None of 3")
+    epochs = [x["kept_epoch"] for x in m["run"]["members"]]
+    assert f"each member keeps its own epoch ({epochs[0]}, {epochs[1]} of 3" in report and "epoch None" not in report
     assert len(m["run"]["members"]) == 2 and m["run"]["params"] == sum(x["params"] for x in m["run"]["members"])
     r = load_run(run)
     fc = r.feature_config
