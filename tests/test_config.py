@@ -13,6 +13,24 @@ def test_recipes_load_and_round_trip(tmp_path):
     assert RunConfig.load(p).to_dict() == cfg.to_dict()
 
 
+@pytest.mark.parametrize("name", ["default", "large"])
+def test_shipped_ensemble_recipes_build_their_members(name):
+    """Every member of a shipped ensemble recipe is a registered model that builds with its options
+    (the default's ResNet has the stride-2 stem; members of one family get different seeds)."""
+    from auricle.models import get_model
+    from auricle.models.ensemble import member_configs
+
+    subs = member_configs(recipe(name))
+    assert len(subs) >= 2
+    for sub in subs:
+        m = get_model(sub.model["name"]).build((101, 40), 10, **sub.model["options"])
+        assert m.output_shape == (None, 10)
+    if name == "default":
+        assert [(s.model["name"], s.model["options"]) for s in subs] == [("resnet", {"stem_stride": 2}), ("cnn", {})]
+    seeds = [(s.model["name"], s.train.seed) for s in subs]
+    assert len(set(seeds)) == len(seeds)
+
+
 def test_user_config_can_start_from_recipe(tmp_path):
     p = tmp_path / "c.yaml"
     p.write_text("recipe: default\ntrain: {epochs: 3}\n")
