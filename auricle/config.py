@@ -169,10 +169,7 @@ class RunConfig:
             d = yaml.safe_load(path.read_text())
         except yaml.YAMLError as exc:
             raise ConfigError(f"invalid YAML ({exc})", path=path) from None
-        if "recipe" in (d or {}):
-            base = recipe(d.pop("recipe")).to_dict()
-            d = deep_merge(base, d)
-        return cls.from_dict(d)
+        return cls.from_dict(_on_base(d))
 
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
@@ -198,6 +195,15 @@ def deep_merge(base: dict, over: dict) -> dict:
     return out
 
 
+def _on_base(d: dict | None) -> dict | None:
+    """A config mapping with a ``recipe: NAME`` key, merged over that recipe (user configs and the
+    shipped recipes alike)."""
+    if "recipe" in (d or {}):
+        d = dict(d)
+        d = deep_merge(recipe(d.pop("recipe")).to_dict(), d)
+    return d
+
+
 def list_recipes() -> list[str]:
     return sorted(p.stem for p in RECIPES_DIR.glob("*.yaml"))
 
@@ -213,7 +219,7 @@ def recipe(name: str, overrides: dict | None = None) -> RunConfig:
     path = RECIPES_DIR / f"{name}.yaml"
     if not path.exists():
         raise ConfigError(f"unknown recipe '{name}'", fix=f"choose one of: {', '.join(list_recipes())}")
-    d = yaml.safe_load(path.read_text())
+    d = _on_base(yaml.safe_load(path.read_text()))
     return RunConfig.from_dict(deep_merge(d, overrides or {}))
 
 

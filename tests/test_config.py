@@ -27,6 +27,10 @@ def test_shipped_ensemble_recipes_build_their_members(name):
         assert m.output_shape == (None, 10)
     if name == "default":
         assert [(s.model["name"], s.model["options"]) for s in subs] == [("resnet", {"stem_stride": 2}), ("cnn", {})]
+    if name == "large":  # a shipped recipe can start from another (recipe: default)
+        d, base = recipe("large").to_dict(), recipe("default").to_dict()
+        assert {k: v for k, v in d.items() if k not in ("name", "model")} == \
+               {k: v for k, v in base.items() if k not in ("name", "model")}
     seeds = [(s.model["name"], s.train.seed) for s in subs]
     assert len(set(seeds)) == len(seeds)
 
