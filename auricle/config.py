@@ -74,6 +74,9 @@ class TrainConfig:
     cache_dir: str | None = None     # feature cache; default $AURICLE_CACHE or ~/.cache/auricle
     workers: int = 2                 # processes for reading audio / computing features
     augment_domain: str = "auto"     # auto: shift/gain/noise on cached mel power when they can (no STFT per batch); waveform; power
+    teacher: str | None = None       # distil from this finished run (auricle.distillation): it sees every training batch
+    teacher_weight: float = 0.7      # share of each target taken from the teacher's probabilities
+    teacher_temperature: float = 1.0  # > 1 flattens the teacher's probabilities
 
 
 @dataclass
@@ -144,6 +147,9 @@ class RunConfig:
             raise ConfigError(f"data.noise_floor must be 'auto' or 'off', got {d.noise_floor!r}")
         if not (isinstance(self.train.mixup, (int, float)) and self.train.mixup >= 0):
             raise ConfigError(f"train.mixup must be a number >= 0 (Beta alpha; 0 disables), got {self.train.mixup!r}")
+        from auricle.distillation import check as check_distillation
+
+        check_distillation(self.train)
         if self.train.augment_domain not in ("auto", "waveform", "power"):
             raise ConfigError(f"train.augment_domain must be auto, waveform or power, got {self.train.augment_domain!r}")
         for k in ("trim_db", "drop_silent_db"):

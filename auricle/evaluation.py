@@ -212,6 +212,11 @@ def write_report(run_dir: Path, cfg, metrics: dict, results: dict, info: dict) -
               "|---|---:|---:|---:|---:|"]
     for lab, m in results[main]["per_class"].items():
         lines.append(f"| {lab} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {m['support']} |")
+    if info.get("teacher"):
+        t = info["teacher"]
+        lines += ["", "## Distillation", "", f"Targets were {1 - t['weight']:g} x labels + {t['weight']:g} x the "
+                  f"probabilities of the teacher run `{t['run']}` on each augmented batch (temperature "
+                  f"{t['temperature']:g})."]
     if info.get("class_weight"):
         lines += ["", "## Class weights", "", ", ".join(f"{k}: {v:.3f}" for k, v in info["class_weight"].items())]
     lines += ["", "## Examples per split", "", ", ".join(f"{k}: {v}" for k, v in info["counts"].items())]

@@ -424,10 +424,16 @@ def train(cfg: RunConfig, run_dir: str | Path, *, overwrite: bool = False, resum
         console.print("[yellow]variable_length: waveform augmentation is off (it would move audio into the "
                       "padding); SpecAugment still runs[/yellow]")
     _atomic_write(run_dir / "labels.json", json.dumps(labels, indent=1))
-    _atomic_write(run_dir / "features.json", json.dumps({**fcfg.to_dict(), "crop": cfg.data.crop,
-                                                          "window_hop": cfg.data.window_hop,
-                                                          "silence": cfg.silence(),
-                                                          "variable_length": variable}, indent=1))
+    features = {**fcfg.to_dict(), "crop": cfg.data.crop, "window_hop": cfg.data.window_hop,
+                "silence": cfg.silence(), "variable_length": variable}
+    _atomic_write(run_dir / "features.json", json.dumps(features, indent=1))
+    teacher = None
+    if cfg.train.teacher:
+        from auricle.distillation import load_teacher
+
+        teacher = load_teacher(cfg, labels, json.loads(json.dumps(features)))
+        console.print(f"distilling from {cfg.train.teacher} (weight {cfg.train.teacher_weight}, "
+                      f"temperature {cfg.train.teacher_temperature})")
 
     n_cls = len(labels)
     class_counts = {s: dict(zip(labels, np.bincount(a.y, minlength=n_cls).tolist())) for s, a in prep.splits.items()}
@@ -486,7 +492,18 @@ def train(cfg: RunConfig, run_dir: str | Path, *, overwrite: bool = False, resum
                                       workers=cfg.train.workers, feats=tr.x, mixup=cfg.train.mixup)
         fit_kw = dict(x=train_data)
     else:
+        if teacher is not None:  # fixed inputs: the teacher's targets are fixed too, computed once
+            from auricle.distillation import soft_targets
+            from auricle.evaluation import predict_probs
+
+            y_tr = soft_targets(y_tr, predict_probs(teacher, tr.x), weight=cfg.train.teacher_weight,
+                                temperature=cfg.train.teacher_temperature)
         fit_kw = dict(x=tr.x, y=y_tr, batch_size=cfg.train.batch_size, shuffle=True, class_weight=cw)
+    if teacher is not None and "y" not in fit_kw:
+        from auricle.distillation import teacher_batches_class
+
+        fit_kw["x"] = teacher_batches_class()(fit_kw["x"], teacher, weight=cfg.train.teacher_weight,
+                                              temperature=cfg.train.teacher_temperature)
 
     remaining = cfg.train.epochs - state["epoch"]
     if remaining > 0 and not (cfg.train.early_stopping and state["wait"] >= cfg.train.early_stopping):
@@ -526,6 +543,9 @@ def train(cfg: RunConfig, run_dir: str | Path, *, overwrite: bool = False, resum
             "class_weight": None if cw is None else {labels[i]: w for i, w in cw.items()},
             "class_counts": class_counts,
             "skipped_files": [list(f) for f in prep.failures]}
+    if cfg.train.teacher:
+        info["teacher"] = {"run": str(cfg.train.teacher), "weight": cfg.train.teacher_weight,
+                           "temperature": cfg.train.teacher_temperature}
     metrics = evaluate_prepared(model, prep, run_dir, cfg=cfg, info=info, console=console)
     shutil.rmtree(run_dir / "checkpoint", ignore_errors=True)
     return metrics

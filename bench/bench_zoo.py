@@ -10,6 +10,11 @@ TensorFlow.  Run by hand (the full table is 6 folds x models):
     .venv/bin/python bench/bench_zoo.py                                   # cnn2, xgboost, random_forest, svm, knn, logreg
     .venv/bin/python bench/bench_zoo.py --models svm --folds george       # one model, one fold
     .venv/bin/python bench/bench_zoo.py --models cnn,ds_cnn --set train.epochs=20
+    .venv/bin/python bench/bench_zoo.py --models resnet_tiny --set "train.teacher=runs/fsdd/default/{test}"
+
+``{test}`` and ``{val}`` in a ``--set`` value become the fold's test and validation speaker: a
+student distils from the teacher run of its own fold (`bench/fsdd_loso.py` writes
+``OUT/RECIPE/SPEAKER``), never from one that saw its test speaker.
 
 Per model it prints the accuracy per fold, mean and worst, the size (Keras parameters, or
 trees / support vectors / stored examples), mean training (fit) time per fold and the largest
@@ -86,8 +91,8 @@ def run_fold(label: str, model: str, kind: str, sets: list[str], args, test: str
         return m
     cmd = [sys.executable, "-m", "auricle", "train", args.data, "--layout", "fsdd", "--recipe", args.recipe,
            "--model", model, "--test-groups", test, "--val-groups", val, "--out", str(out), "--overwrite"]
-    for s in args.set + sets:
-        cmd += ["--set", s]
+    for s in args.set + sets:  # {test} and {val} name the fold's speakers (a teacher run per fold)
+        cmd += ["--set", s.replace("{test}", test).replace("{val}", val)]
     print("$", " ".join(cmd), flush=True)
     out.mkdir(parents=True, exist_ok=True)
     log = open(out.parent / f"{test}.log", "w")

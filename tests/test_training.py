@@ -601,3 +601,71 @@ def test_ensemble_with_rotated_validation_trains_members_on_other_groups(tmp_pat
     assert splits["val"] <= {it.group for it in member1 if it.split == "train"}
     assert m["run"]["validation"] == "rotate" and "Validation rotated" in (run / "report.md").read_text()
     assert "val_seen" in m["splits"] and "val" not in m["splits"]  # the run's val groups are not held out any more
+
+
+def test_teacher_targets_blend_labels_with_the_teacher_on_the_same_batch():
+    from auricle.distillation import soft_targets, teacher_batches_class
+
+    class Teacher:  # answers 0.6/0.4/0 for the first class of the batch's first example, records what it saw
+        seen = []
+
+        def predict_on_batch(self, x):
+            self.seen.append(np.array(x))
+            return np.tile([0.6, 0.4, 0.0], (len(x), 1))
+
+    x = np.arange(12, dtype="float32").reshape(4, 3)
+    y = np.eye(3, dtype="float32")[[0, 1, 2, 0]]
+    w = np.ones(4, dtype="float32")
+    inner = [(x[:2], y[:2], w[:2]), (x[2:], y[2:], w[2:])]
+
+    class Inner(list):
+        epochs = 0
+
+        def on_epoch_end(self):
+            self.epochs += 1
+
+    src = Inner(inner)
+    ds = teacher_batches_class()(src, Teacher(), weight=0.5)
+    assert len(ds) == 2
+    xb, yb, wb = ds[1]
+    np.testing.assert_array_equal(Teacher.seen[-1], x[2:])  # the teacher sees the student's very batch
+    np.testing.assert_allclose(yb, [[0.3, 0.2, 0.5], [0.8, 0.2, 0.0]], atol=1e-7)
+    np.testing.assert_array_equal(wb, w[2:])
+    ds.on_epoch_end()
+    assert src.epochs == 1
+    # temperature flattens the teacher only; rows still sum to 1
+    t = soft_targets(y, np.tile([0.9, 0.1, 0.0], (4, 1)), weight=1.0, temperature=2.0)
+    np.testing.assert_allclose(t[0], [0.75, 0.25, 0.0], atol=1e-6)
+    np.testing.assert_allclose(t.sum(1), 1.0, atol=1e-6)
+
+
+def test_distillation_trains_a_student_from_a_finished_run(trained, tmp_path):
+    import shutil
+
+    from auricle.errors import ConfigError
+    from auricle.inference import load_run
+    from auricle.training import train
+
+    root, run, teacher_metrics = trained
+    student = tmp_path / "student"
+    cfg = small_config(root, tmp_path, teacher=str(run), teacher_weight=0.8)
+    cfg.model = {"name": "mlp", "options": {"hidden": [16], "dropout": 0.0}}
+    m = train(cfg, student)
+    assert m["accuracy"] >= 0.8  # three clearly different classes (chance 0.33), taught by a teacher that knows them
+    assert load_run(student).config.train.teacher == str(run)
+    assert "## Distillation" in (student / "report.md").read_text()
+    assert f"teacher run `{run}`" in (student / "report.md").read_text()
+
+    odd = tmp_path / "odd"
+    shutil.copytree(run, odd)
+    feats = json.loads((odd / "features.json").read_text())
+    (odd / "features.json").write_text(json.dumps({**feats, "n_mels": 64}))
+    with pytest.raises(ConfigError, match="other features .*n_mels: teacher 64"):
+        train(small_config(root, tmp_path, teacher=str(odd)), tmp_path / "s2")
+    (odd / "labels.json").write_text(json.dumps(["a", "b", "c"]))
+    with pytest.raises(ConfigError, match="labels"):
+        train(small_config(root, tmp_path, teacher=str(odd)), tmp_path / "s3")
+    with pytest.raises(ConfigError, match="train.teacher: run directory not found"):
+        train(small_config(root, tmp_path, teacher=str(tmp_path / "nope")), tmp_path / "s4")
+    with pytest.raises(ConfigError, match="teacher_weight"):
+        small_config(root, tmp_path, teacher=str(run), teacher_weight=0)
