@@ -49,10 +49,10 @@ def soft_targets(y: np.ndarray, teacher_probs: np.ndarray, *, weight: float, tem
     Examples
     --------
     >>> y = np.array([[1.0, 0.0, 0.0]])
-    >>> soft_targets(y, np.array([[0.5, 0.5, 0.0]]), weight=0.5).round(3).tolist()
-    [[0.75, 0.25, 0.0]]
-    >>> soft_targets(y, np.array([[0.8, 0.2, 0.0]]), weight=1.0, temperature=2.0).round(3).tolist()
-    [[0.667, 0.333, 0.0]]
+    >>> print(soft_targets(y, np.array([[0.5, 0.5, 0.0]]), weight=0.5))
+    [[0.75 0.25 0.  ]]
+    >>> print(soft_targets(y, np.array([[0.8, 0.2, 0.0]]), weight=1.0, temperature=2.0).round(3))
+    [[0.667 0.333 0.   ]]
     """
     p = np.clip(np.asarray(teacher_probs, dtype="float64"), 0.0, None)
     if temperature != 1.0:
