@@ -367,6 +367,11 @@ def train(cfg: RunConfig, run_dir: str | Path, *, overwrite: bool = False, resum
 
     console = console or Console()
     run_dir = Path(run_dir)
+    if not resume and cfg.train.teacher:  # --overwrite would delete the teacher before it taught anything
+        t = Path(cfg.train.teacher).resolve()
+        if t == run_dir.resolve() or run_dir.resolve() in t.parents:
+            raise ConfigError("train.teacher is this run's own output folder", path=t,
+                              fix="write the student to another folder (--out)")
     from auricle.models.ensemble import train_separately, trains_separately
 
     if (trains_separately(cfg) if not resume else

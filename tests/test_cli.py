@@ -38,6 +38,12 @@ def test_train_predict_evaluate_via_cli(tmp_path):
     # the same run again without --overwrite is refused with a clear message
     r = runner.invoke(app, args)
     assert r.exit_code == 2 and "already exists" in r.output
+    # a student distilled from it (fixed inputs: the teacher's targets are computed once)
+    student = tmp_path / "student"
+    r = runner.invoke(app, [*args[:5], str(student), *args[6:], "--teacher", str(run)])
+    assert r.exit_code == 0, r.output
+    assert f"distilling from {run}" in " ".join(r.output.split())
+    assert f"teacher: {run}" in (student / "config.yaml").read_text()
 
 
 @pytest.mark.parametrize("args, expect", [

@@ -669,3 +669,7 @@ def test_distillation_trains_a_student_from_a_finished_run(trained, tmp_path):
         train(small_config(root, tmp_path, teacher=str(tmp_path / "nope")), tmp_path / "s4")
     with pytest.raises(ConfigError, match="teacher_weight"):
         small_config(root, tmp_path, teacher=str(run), teacher_weight=0)
+    # --overwrite onto the teacher's own folder must not delete the teacher
+    with pytest.raises(ConfigError, match="own output folder"):
+        train(small_config(root, tmp_path, teacher=str(student)), student, overwrite=True)
+    assert (student / "model.keras").exists()

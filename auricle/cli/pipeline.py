@@ -37,6 +37,8 @@ def train(
                                            "plus _silence_ clips (shares: --set data.unknown_share=0.1)."),
     oversample: bool = typer.Option(False, "--oversample", help="Repeat minority-class examples up to the largest class."),
     seed: Optional[int] = typer.Option(None, help="Random seed (training)."),
+    teacher: Optional[Path] = typer.Option(None, help="Distil from this finished run (same labels and features): "
+                                           "it scores every training batch (weight: --set train.teacher_weight=0.7)."),
     test_groups: Optional[str] = typer.Option(None, help="Comma-separated groups (speakers) held out for test."),
     val_groups: Optional[str] = typer.Option(None, help="Comma-separated groups used for validation."),
     set_: List[str] = typer.Option([], "--set", help="Any config key, e.g. --set model.options.width=2 (repeatable)."),
@@ -58,6 +60,7 @@ def train(
              "train.epochs": epochs, "train.batch_size": batch_size, "train.optimizer": optimizer,
              "train.learning_rate": lr, "train.lr_schedule": lr_schedule, "train.loss": loss,
              "train.early_stopping": early_stopping, "train.seed": seed,
+             "train.teacher": None if teacher is None else str(teacher.resolve()),
              "model.options.dropout": dropout, "model.options.l1": l1, "model.options.l2": l2,
              "model.options.batch_norm": batch_norm}
     if model and model != base["model"]["name"]:
