@@ -77,7 +77,7 @@ def load_teacher(cfg, labels: list[str], features: dict):
     except RunError as e:
         raise ConfigError(f"train.teacher: {e.message}", path=path,
                           fix="point train.teacher at a finished `auricle train` run directory") from None
-    if run.model is None or not hasattr(run.model, "predict_on_batch") or (path / "model.joblib").exists():
+    if (path / "model.joblib").exists() or not hasattr(run.model, "predict_on_batch"):
         raise ConfigError("train.teacher must be a Keras run (a classic model sees summary features, "
                           "not the student's batches)", path=path, fix="distil from a Keras or ensemble run")
     if list(run.labels) != list(labels):

@@ -669,6 +669,12 @@ def test_distillation_trains_a_student_from_a_finished_run(trained, tmp_path):
         train(small_config(root, tmp_path, teacher=str(tmp_path / "nope")), tmp_path / "s4")
     with pytest.raises(ConfigError, match="teacher_weight"):
         small_config(root, tmp_path, teacher=str(run), teacher_weight=0)
+    classic = tmp_path / "classic"
+    ccfg = small_config(root, tmp_path)
+    ccfg.model = {"name": "logreg", "options": {}}
+    train(ccfg, classic)
+    with pytest.raises(ConfigError, match="must be a Keras run"):
+        train(small_config(root, tmp_path, teacher=str(classic)), tmp_path / "s5")
     # --overwrite onto the teacher's own folder must not delete the teacher
     with pytest.raises(ConfigError, match="own output folder"):
         train(small_config(root, tmp_path, teacher=str(student)), student, overwrite=True)
