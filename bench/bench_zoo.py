@@ -54,11 +54,17 @@ def fold_config(recipe: str, model: str, data: str, test: str, val: str, sets: l
     set_dotted(d, "data.root", data)
     set_dotted(d, "data.layout", "fsdd")
     set_dotted(d, "data.test_groups", [test])
-    set_dotted(d, "data.val_groups", [val])
+    set_dotted(d, "data.val_groups", [val] if val else [])
     for s in sets:
         k, v = s.split("=", 1)
         set_dotted(d, k, _value(v))
     return RunConfig.from_dict(d)
+
+
+def refits(sets: list[str]) -> bool:
+    """True when the overrides empty the validation split (``data.val_groups=[]``): the fold then
+    trains on all five other speakers and has no validation speaker to name."""
+    return any(k.strip() == "data.val_groups" and _value(v) == [] for k, _, v in (s.partition("=") for s in sets))
 
 
 def parse_spec(spec: str) -> tuple[str, str, list[str]]:
@@ -90,9 +96,10 @@ def run_fold(label: str, model: str, kind: str, sets: list[str], args, test: str
         m["wall"] = time.time() - t0
         return m
     cmd = [sys.executable, "-m", "auricle", "train", args.data, "--layout", "fsdd", "--recipe", args.recipe,
-           "--model", model, "--test-groups", test, "--val-groups", val, "--out", str(out), "--overwrite"]
+           "--model", model, "--test-groups", test, *(["--val-groups", val] if val else []), "--out", str(out),
+           "--overwrite"]
     for s in args.set + sets:  # {test} and {val} name the fold's speakers (a teacher run per fold)
-        cmd += ["--set", s.replace("{test}", test).replace("{val}", val)]
+        cmd += ["--set", s.replace("{test}", test).replace("{val}", val or "")]
     print("$", " ".join(cmd), flush=True)
     out.mkdir(parents=True, exist_ok=True)
     log = open(out.parent / f"{test}.log", "w")
@@ -178,7 +185,7 @@ def main():
         results.setdefault(label, {})[test] = row
         jsonl.write(json.dumps({"label": label, "test": test, "val": val, **row}) + "\n")
         jsonl.flush()
-        print(f"  {label:>18} test={test:<9} val={val:<9} acc={row['accuracy']:.3f}  "
+        print(f"  {label:>18} test={test:<9} val={val or '-':<9} acc={row['accuracy']:.3f}  "
               f"val_acc={row['val_accuracy'] or float('nan'):.3f}  train={row['train_seconds']:.1f}s  "
               f"wall={row['wall']:.0f}s  [{time.time() - t_start:.0f}s]", flush=True)
 
@@ -189,6 +196,8 @@ def main():
             val = SPEAKERS[(SPEAKERS.index(test) + args.val_offset) % len(SPEAKERS)]
             if val == test:
                 raise SystemExit("--val-offset must not pick the test speaker")
+            if refits(args.set + sets):
+                val = None
             queue.append((label, model, kind, sets, test, val, out_root / label / test))
     running = []
     while queue or running:
