@@ -61,17 +61,16 @@ def soft_targets(y: np.ndarray, teacher_probs: np.ndarray, *, weight: float, tem
     return ((1.0 - weight) * np.asarray(y, dtype="float64") + weight * p).astype("float32")
 
 
-def load_teacher(cfg, labels: list[str], features: dict):
-    """The teacher run's Keras model, after checking that it fits the student's data.
+def load_teacher(teacher, labels: list[str], features: dict):
+    """The Keras model of the run directory ``teacher``, after checking that it fits the student's data.
 
-    ``features`` is the student's ``features.json`` content; the teacher's must match it, since
+    ``features`` is what the student writes to ``features.json``; the teacher's must match it, since
     the teacher is fed the student's batches.  Raises :class:`~auricle.errors.ConfigError`.
     """
     from auricle.errors import RunError
     from auricle.inference import load_run
 
-    t = cfg.train
-    path = Path(t.teacher)
+    path = Path(teacher)
     try:
         run = load_run(path)
     except RunError as e:
@@ -84,6 +83,7 @@ def load_teacher(cfg, labels: list[str], features: dict):
         raise ConfigError(f"the teacher's labels {run.labels} differ from this run's {labels}", path=path,
                           fix="distil from a run trained on the same classes")
     theirs = json.loads((path / "features.json").read_text())
+    features = json.loads(json.dumps(features))  # as JSON reads it back: tuples -> lists
     diff = sorted(k for k in set(theirs) | set(features) if theirs.get(k) != features.get(k))
     if diff:
         show = ", ".join(f"{k}: teacher {theirs.get(k)!r} vs {features.get(k)!r}" for k in diff[:4])

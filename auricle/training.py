@@ -436,7 +436,7 @@ def train(cfg: RunConfig, run_dir: str | Path, *, overwrite: bool = False, resum
     if cfg.train.teacher:
         from auricle.distillation import load_teacher
 
-        teacher = load_teacher(cfg, labels, json.loads(json.dumps(features)))
+        teacher = load_teacher(cfg.train.teacher, labels, features)
         console.print(f"distilling from {cfg.train.teacher} (weight {cfg.train.teacher_weight}, "
                       f"temperature {cfg.train.teacher_temperature})")
 

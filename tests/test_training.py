@@ -606,7 +606,7 @@ def test_ensemble_with_rotated_validation_trains_members_on_other_groups(tmp_pat
 def test_teacher_targets_blend_labels_with_the_teacher_on_the_same_batch():
     from auricle.distillation import soft_targets, teacher_batches_class
 
-    class Teacher:  # answers 0.6/0.4/0 for the first class of the batch's first example, records what it saw
+    class Teacher:  # answers 0.6/0.4/0 for every example and records the batches it saw
         seen = []
 
         def predict_on_batch(self, x):
