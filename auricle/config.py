@@ -77,6 +77,8 @@ class TrainConfig:
     teacher: str | None = None       # distil from this finished run (auricle.distillation): it sees every training batch
     teacher_weight: float = 0.7      # share of each target taken from the teacher's probabilities
     teacher_temperature: float = 1.0  # > 1 flattens the teacher's probabilities
+    tta_shift_ms: list = field(default_factory=list)  # test-time augmentation: the saved model also looks at the clip
+                                     # shifted by each of these ms and averages (auricle.models.tta); [] = off
 
 
 @dataclass
@@ -150,6 +152,9 @@ class RunConfig:
         from auricle.distillation import check as check_distillation
 
         check_distillation(self.train)
+        from auricle.models.tta import check as check_tta
+
+        self.train.tta_shift_ms = check_tta(self.train.tta_shift_ms)
         if self.train.augment_domain not in ("auto", "waveform", "power"):
             raise ConfigError(f"train.augment_domain must be auto, waveform or power, got {self.train.augment_domain!r}")
         for k in ("trim_db", "drop_silent_db"):

@@ -212,6 +212,10 @@ def write_report(run_dir: Path, cfg, metrics: dict, results: dict, info: dict) -
               "|---|---:|---:|---:|---:|"]
     for lab, m in results[main]["per_class"].items():
         lines.append(f"| {lab} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {m['support']} |")
+    if info.get("tta_shift_frames"):
+        lines += ["", "## Test-time augmentation", "", "The saved model averages its probabilities over the clip and the "
+                  "clip shifted by " + ", ".join(f"{k:+d}" for k in info["tta_shift_frames"]) + " frames "
+                  "(`train.tta_shift_ms`); every figure here includes it."]
     if info.get("teacher"):
         t = info["teacher"]
         lines += ["", "## Distillation", "", f"Targets were {1 - t['weight']:g} x labels + {t['weight']:g} x the "

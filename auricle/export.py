@@ -70,10 +70,12 @@ def _has_rnn(model) -> bool:
 
 def _graph(run_dir, streaming: bool, mode: str, fixed_batch: bool):
     """(keras model to convert, input specs, StepModel or None) for a run."""
-    import keras
     import tensorflow as tf
 
-    model = keras.saving.load_model(str(Path(run_dir) / "model.keras"))
+    from auricle.models import load_model
+
+    # through the registry: a converter subprocess has not imported auricle's custom layers yet
+    model = load_model(Path(run_dir) / "model.keras")
     step = None
     if streaming:
         from auricle.streaming.convert import make_step_model

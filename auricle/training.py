@@ -537,6 +537,12 @@ def train(cfg: RunConfig, run_dir: str | Path, *, overwrite: bool = False, resum
     if keep == "best" and best.exists():
         model.load_weights(str(best))
         kept = state["best_epoch"]
+    tta_frames = []
+    if cfg.train.tta_shift_ms:  # saved and evaluated with its test-time augmentation built in
+        from auricle.models.tta import shift_average, shift_frames
+
+        tta_frames = shift_frames(cfg.train.tta_shift_ms, fcfg)
+        model = shift_average(model, tta_frames)
     tmp = run_dir / "model.tmp.keras"
     model.save(str(tmp))
     os.replace(tmp, run_dir / "model.keras")
@@ -548,6 +554,8 @@ def train(cfg: RunConfig, run_dir: str | Path, *, overwrite: bool = False, resum
             "class_weight": None if cw is None else {labels[i]: w for i, w in cw.items()},
             "class_counts": class_counts,
             "skipped_files": [list(f) for f in prep.failures]}
+    if tta_frames:
+        info["tta_shift_frames"] = tta_frames
     if cfg.train.teacher:
         info["teacher"] = {"run": str(cfg.train.teacher), "weight": cfg.train.teacher_weight,
                            "temperature": cfg.train.teacher_temperature}

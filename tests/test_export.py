@@ -166,3 +166,22 @@ def test_predict_cli_with_onnx_runtime_matches_keras(runs, tmp_path, make_wav):
     pa, pb = json.loads(a.output)[0], json.loads(b.output)[0]
     assert pa["label"] == pb["label"]
     assert abs(pa["probability"] - pb["probability"]) < 1e-4
+
+
+def test_export_of_a_model_with_test_time_shifts(tmp_path):
+    """A run saved with train.tta_shift_ms (FrameShift copies averaged) exports to ONNX and TFLite
+    with parity, and streams in sliding windows.  Regression: the TFLite converter subprocess loaded
+    the model without auricle's custom layers registered (bc_resnet and att_rnn runs failed too)."""
+    import keras
+
+    from auricle.export import export_run
+    from auricle.models.tta import shift_average
+
+    run = make_run(tmp_path / "tta", "tc_resnet8", width=0.5)
+    base = keras.saving.load_model(run / "model.keras")
+    shift_average(base, [-5, 5]).save(run / "model.keras")
+    for fmt in ("onnx", "tflite"):
+        meta = _meta(export_run(run, fmt, out=tmp_path / fmt))
+        assert meta["parity"]["max_abs_diff"] < 1e-4 and meta["parity"]["argmax_agreement"] >= 0.99, (fmt, meta["parity"])
+    meta = _meta(export_run(run, "onnx", streaming=True, out=tmp_path / "stream"))
+    assert meta["streaming"]["mode"] == "window"

@@ -679,3 +679,41 @@ def test_distillation_trains_a_student_from_a_finished_run(trained, tmp_path):
     with pytest.raises(ConfigError, match="own output folder"):
         train(small_config(root, tmp_path, teacher=str(student)), student, overwrite=True)
     assert (student / "model.keras").exists()
+
+
+def test_tta_shift_average_is_built_into_the_saved_model(trained, tmp_path):
+    """train.tta_shift_ms: the saved model averages the trained network over the clip and its
+    shifted copies (same weights, same parameter count); evaluate and predict see the same thing."""
+    import keras
+
+    from auricle.errors import ConfigError
+    from auricle.evaluation import evaluate_run, predict_probs
+    from auricle.inference import load_run
+    from auricle.training import train
+
+    root, _, _ = trained
+    m = train(small_config(root, tmp_path, epochs=2, keep="last", tta_shift_ms=[-30, 30]), tmp_path / "tta")
+    assert m["run"]["tta_shift_frames"] == [-3, 3]  # kws preset: 10 ms hop
+    assert "Test-time augmentation" in (tmp_path / "tta" / "report.md").read_text()
+    run = load_run(tmp_path / "tta")
+    base = next(la for la in run.model.layers if isinstance(la, keras.Model))
+    assert run.model.count_params() == base.count_params() == m["run"]["params"]
+    x = np.random.default_rng(0).normal(size=(5,) + tuple(run.model.input_shape[1:])).astype("float32")
+    late = np.concatenate([np.repeat(x[:, :1], 3, 1), x[:, :-3]], 1)
+    early = np.concatenate([x[:, 3:], np.repeat(x[:, -1:], 3, 1)], 1)
+    want = (predict_probs(base, x) + predict_probs(base, late) + predict_probs(base, early)) / 3
+    np.testing.assert_allclose(predict_probs(run.model, x), want, atol=1e-5)
+    assert evaluate_run(tmp_path / "tta", progress=False)["accuracy"] == pytest.approx(m["accuracy"])
+    with pytest.raises(ConfigError, match="tta_shift_ms"):
+        small_config(root, tmp_path, tta_shift_ms="both")
+    assert small_config(root, tmp_path, tta_shift_ms=50).train.tta_shift_ms == [-50, 50]
+
+
+def test_frame_shift_repeats_the_edge_frame():
+    from auricle.models.layers import FrameShift
+
+    x = np.arange(12, dtype="float32").reshape(1, 6, 2)
+    np.testing.assert_array_equal(np.asarray(FrameShift(1)(x))[0], [[0, 1], [0, 1], [2, 3], [4, 5], [6, 7], [8, 9]])
+    np.testing.assert_array_equal(np.asarray(FrameShift(-2)(x))[0], [[4, 5], [6, 7], [8, 9], [10, 11], [10, 11], [10, 11]])
+    np.testing.assert_array_equal(np.asarray(FrameShift(0)(x)), x)
+    assert FrameShift.from_config(FrameShift(-2).get_config()).frames == -2

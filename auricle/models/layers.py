@@ -153,3 +153,47 @@ class DotAttentionPooling(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "query": self.query, "return_weights": self.return_weights}
+
+
+@keras.saving.register_keras_serializable(package="auricle")
+class FrameShift(keras.layers.Layer):
+    """Shift the time axis (axis 1) by ``frames`` frames, repeating the edge frame.
+
+    ``frames > 0`` delays the clip (the first frame is repeated in front and the last
+    ``frames`` frames drop off); ``frames < 0`` advances it.  Used by test-time augmentation
+    (:func:`auricle.models.tta.shift_average`) to look at a clip a few frames early and late.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.arange(5, dtype="float32").reshape(1, 5, 1)
+    >>> np.asarray(FrameShift(2)(x))[0, :, 0].tolist()
+    [0.0, 0.0, 0.0, 1.0, 2.0]
+    >>> np.asarray(FrameShift(-2)(x))[0, :, 0].tolist()
+    [2.0, 3.0, 4.0, 4.0, 4.0]
+    """
+
+    def __init__(self, frames: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.frames = int(frames)
+
+    def call(self, inputs):
+        k = self.frames
+        n = inputs.shape[1]
+        if k == 0 or n is None:
+            return inputs
+        k = max(-n, min(n, k))
+        if k > 0:
+            edge = ops.repeat(inputs[:, :1], k, axis=1)
+            return ops.concatenate([edge, inputs[:, :n - k]], axis=1)
+        edge = ops.repeat(inputs[:, n - 1:], -k, axis=1)
+        return ops.concatenate([inputs[:, -k:], edge], axis=1)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def count_macs(self, input_shape, output_shape):
+        return 0
+
+    def get_config(self):
+        return {**super().get_config(), "frames": self.frames}
