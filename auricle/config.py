@@ -211,7 +211,11 @@ def _on_base(d: dict | None) -> dict | None:
     shipped recipes alike)."""
     if "recipe" in (d or {}):
         d = dict(d)
-        d = deep_merge(recipe(d.pop("recipe")).to_dict(), d)
+        base = recipe(d.pop("recipe")).to_dict()
+        model = d.get("model")
+        if isinstance(model, dict) and model.get("name") not in (None, base["model"].get("name")):
+            base["model"] = {}  # another model: the recipe's model options mean nothing to it
+        d = deep_merge(base, d)
     return d
 
 

@@ -40,6 +40,19 @@ def test_user_config_can_start_from_recipe(tmp_path):
     p.write_text("recipe: default\ntrain: {epochs: 3}\n")
     cfg = RunConfig.load(p)
     assert cfg.train.epochs == 3 and cfg.model["name"] == recipe("default").model["name"]
+    # another model on top of a recipe does not inherit the recipe model's options (regression:
+    # the default's ensemble members were merged into a resnet_tiny's options)
+    p.write_text("recipe: default\nmodel: {name: cnn}\n")
+    assert RunConfig.load(p).model == {"name": "cnn"}
+    p.write_text("recipe: default\nmodel: {options: {fit: together}}\n")
+    assert RunConfig.load(p).model["options"]["members"] == recipe("default").model["options"]["members"]
+
+
+def test_tiny_recipe_is_resnet_tiny_with_tempo_and_test_time_shifts():
+    cfg = recipe("tiny")
+    assert cfg.model["name"] == "resnet_tiny" and not cfg.model.get("options")
+    assert cfg.train.epochs == 80 and cfg.train.tta_shift_ms == [-50, 50]
+    assert "tempo" in cfg.augment and cfg.features == recipe("default").features
 
 
 @pytest.mark.parametrize("bad, msg", [
