@@ -155,6 +155,9 @@ class RunConfig:
         from auricle.models.tta import check as check_tta
 
         self.train.tta_shift_ms = check_tta(self.train.tta_shift_ms)
+        if self.train.tta_shift_ms and d.variable_length:  # caught here, not after the last epoch
+            raise ConfigError("train.tta_shift_ms needs clips of a fixed length, but data.variable_length is on",
+                              fix="drop one of the two")
         if self.train.augment_domain not in ("auto", "waveform", "power"):
             raise ConfigError(f"train.augment_domain must be auto, waveform or power, got {self.train.augment_domain!r}")
         for k in ("trim_db", "drop_silent_db"):

@@ -717,3 +717,18 @@ def test_frame_shift_repeats_the_edge_frame():
     np.testing.assert_array_equal(np.asarray(FrameShift(-2)(x))[0], [[4, 5], [6, 7], [8, 9], [10, 11], [10, 11], [10, 11]])
     np.testing.assert_array_equal(np.asarray(FrameShift(0)(x)), x)
     assert FrameShift.from_config(FrameShift(-2).get_config()).frames == -2
+
+
+def test_tta_shifts_refuse_a_variable_length_model():
+    import keras
+
+    from auricle.errors import ConfigError
+    from auricle.models.tta import shift_average
+
+    inp = keras.Input((None, 4))
+    model = keras.Model(inp, keras.layers.GlobalAveragePooling1D()(inp))
+    with pytest.raises(ConfigError, match="fixed length"):
+        shift_average(model, [-2, 2])
+    assert shift_average(model, []) is model
+    with pytest.raises(ConfigError, match="variable_length"):  # before any training, not after it
+        RunConfig.from_dict({"data": {"variable_length": True}, "train": {"tta_shift_ms": [-50, 50]}})

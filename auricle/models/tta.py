@@ -66,6 +66,9 @@ def shift_average(model, frames, *, name: str | None = None):
     frames = [int(k) for k in frames if int(k)]
     if not frames:
         return model
+    if model.input_shape[1] is None:
+        raise ConfigError("train.tta_shift_ms needs clips of a fixed length; this model takes any length "
+                          "(data.variable_length)", fix="drop train.tta_shift_ms or data.variable_length")
     inp = keras.Input(shape=tuple(model.input_shape[1:]), name="features")
     outs = [model(inp)] + [model(FrameShift(k, name=f"shift_{'m' if k < 0 else 'p'}{abs(k)}")(inp)) for k in frames]
     out = layers.Average(name="tta_average")(outs)
