@@ -23,7 +23,8 @@ SPEAKERS = ["george", "jackson", "lucas", "nicolas", "theo", "yweweler"]
 
 
 def fold_data(run_dir: Path, splits=("test",)):
-    """The loaded run and ``{split: (features, labels)}`` of its own data split (the dataset read once)."""
+    """The loaded run and ``{split: (features, labels)}`` of its own data splits (the dataset read once);
+    a split the run does not have (a refit run's ``val``) is left out."""
     from auricle.data import featurize, load_dataset
     from auricle.inference import load_run
 
@@ -33,6 +34,8 @@ def fold_data(run_dir: Path, splits=("test",)):
     out = {}
     for split in splits:
         items = [it for it in ds.items if it.split == split]
+        if not items:
+            continue
         arr, _ = featurize(items, r.labels, fc, crop=r.crop, window_hop=r.window_hop, progress=False,
                            silence=r.silence, variable_length=r.variable_length)
         out[split] = (arr.x, arr.y)

@@ -35,6 +35,11 @@ def main() -> None:
     from auricle.models.tta import shift_average, shift_frames
 
     sets = [float(s) for s in args.shifts.split(",") if s.strip()]
+    cols = ["none"] + [f"{ms:g}" for ms in sets]
+
+    def line(label, fold, row):  # nan where the run has no such split
+        return f"{label:24s} {fold:9s} " + " ".join(
+            f"{row.get('val_' + c, float('nan')):10.1%} {row.get('test_' + c, float('nan')):10.1%}" for c in cols)
     print(f"{'run':24s} {'fold':9s} " + " ".join(f"{'val ' + c:>10s} {'test ' + c:>10s}"
                                                for c in ["none"] + [f"+-{s:g}ms" for s in sets]))
     for spec in args.runs:
@@ -44,28 +49,20 @@ def main() -> None:
             run_dir = Path(d) / s
             if not (run_dir / "model.keras").exists():
                 continue
-            from auricle.config import RunConfig
-
-            has_val = RunConfig.load(run_dir / "config.yaml").data.val_groups != []  # refit runs have none
-            r, data = fold_data(run_dir, splits=("val", "test") if has_val else ("test",))
+            r, data = fold_data(run_dir, splits=("val", "test"))  # refit runs come without "val"
             row = {"label": label, "test": s}
             for name, model in [("none", r.model)] + [
                     (f"{ms:g}", shift_average(r.model, shift_frames([-ms, ms], r.feature_config))) for ms in sets]:
                 for split, (x, y) in data.items():
-                    if len(y):
-                        row[f"{split}_{name}"] = float((predict_probs(model, x).argmax(1) == y).mean())
+                    row[f"{split}_{name}"] = float((predict_probs(model, x).argmax(1) == y).mean())
             rows.append(row)
-            print(f"{label:24s} {s:9s} " + " ".join(
-                f"{row.get('val_' + c, float('nan')):10.1%} {row.get('test_' + c, float('nan')):10.1%}"
-                for c in ["none"] + [f"{ms:g}" for ms in sets]), flush=True)
+            print(line(label, s, row), flush=True)
             if args.out:
                 with open(args.out, "a") as fh:
                     fh.write(json.dumps(row) + "\n")
         if rows:
             mean = {k: np.mean([r[k] for r in rows if k in r]) for k in rows[0] if k not in ("label", "test")}
-            print(f"{label:24s} {'mean':9s} " + " ".join(
-                f"{mean.get('val_' + c, float('nan')):10.1%} {mean.get('test_' + c, float('nan')):10.1%}"
-                for c in ["none"] + [f"{ms:g}" for ms in sets]), flush=True)
+            print(line(label, "mean", mean), flush=True)
 
 
 if __name__ == "__main__":
