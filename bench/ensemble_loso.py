@@ -6,7 +6,9 @@ speaker, e.g. ``c=bench/out/fsdd/default/{s}/members/m0_cnn`` for one member of 
 (``a+b``, ``a+b+c``; default: each label alone) it averages the members' class probabilities on
 each fold's test and validation speaker, exactly as ``auricle ensemble`` does, and prints test and
 validation accuracy per fold, mean and worst (validation only when all members validated on the
-same speaker).  Run by hand, e.g.:
+same speaker).  A label may also name probabilities saved by ``bench/dump_probs.py``
+(``r=bench/results/probs/resnet.npz``, or ``...npz:tta`` for its test-time-shifted ones), so
+ensembles of runs whose models are gone can still be measured.  Run by hand, e.g.:
 
     .venv/bin/python bench/ensemble_loso.py cnn=bench/out/zoo/cnn tc=bench/out/fsdd/default -- cnn tc cnn+tc
 """
@@ -65,6 +67,13 @@ def val_groups(run_dir: Path) -> tuple | None:
     return tuple(cfg.data.val_groups or ())
 
 
+def saved_probs(spec: str):
+    """``(arrays, key suffix)`` of a ``bench/dump_probs.py`` file named as ``FILE.npz`` or ``FILE.npz:tta``."""
+    path, _, variant = spec.partition(".npz")
+    z = np.load(path + ".npz")
+    return {k: z[k] for k in z.files}, "p_tta" if variant == ":tta" else "p"
+
+
 def main():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import logging
@@ -78,12 +87,23 @@ def main():
     dirs = dict(a.split("=", 1) for a in items if "=" in a)
     combos = [a for a in items if "=" not in a] or list(dirs)
     cache: dict = {}
+    saved = {label: saved_probs(spec) for label, spec in dirs.items() if ".npz" in spec}
 
     def probs(label, spk, split):
         key = (label, spk, split)
         if key not in cache:
-            cache[key] = fold_probs(run_path(dirs[label], spk), split)
+            if label in saved:
+                z, suffix = saved[label]
+                cache[key] = z[f"{spk}.{split}.{suffix}"], z[f"{spk}.{split}.y"]
+            else:
+                cache[key] = fold_probs(run_path(dirs[label], spk), split)
         return cache[key]
+
+    def groups(label, spk):
+        if label in saved:
+            z = saved[label][0]
+            return tuple(z[f"{spk}.val_groups"]) if f"{spk}.val.y" in z else ()
+        return val_groups(run_path(dirs[label], spk))
 
     rows = []
     print(f"{'ensemble':<32} " + " ".join(f"{s[:8]:>8}" for s in SPEAKERS) + "   test mean  worst   val mean")
@@ -93,7 +113,7 @@ def main():
         # members that validated on different speakers (bench_zoo --val-offset, validation: rotate) have
         # no common held-out validation speaker: their ensemble gets no validation figure
         # (and runs refit without a validation split have none)
-        shared_val = all(len(g := {val_groups(run_path(dirs[m], spk)) for m in members}) == 1
+        shared_val = all(len(g := {groups(m, spk) for m in members}) == 1
                          and None not in g and () not in g for spk in SPEAKERS)
         for split in ("test", "val") if shared_val else ("test",):
             accs = []
