@@ -3,6 +3,7 @@ import json
 
 import numpy as np
 import pytest
+from rich.console import Console
 
 from auricle.classic.summary import (SummaryConfig, chroma_filterbank, feature_names, frame_features,
                                      summary_features)
@@ -160,9 +161,21 @@ def classic_run(tmp_path_factory):
     d = small_config(root, tmp).to_dict()
     d["model"] = {"name": "random_forest", "options": {"n_estimators": 50}}
     d["train"]["class_weight"] = "balanced"
+    d["train"]["mixup"] = 0.2  # Keras-only: the run must say it is not used (and still train)
     cfg = RunConfig.from_dict(d)
-    metrics = train_classic(cfg, tmp / "run", progress=False)
+    console = Console(record=True, width=200)
+    metrics = train_classic(cfg, tmp / "run", progress=False, console=console)
+    metrics["console"] = console.export_text()
     return root, tmp / "run", metrics, cfg
+
+
+def test_train_classic_names_keras_only_settings_it_ignores(classic_run):
+    from auricle.classic.train import keras_only_settings
+    from auricle.config import TrainConfig
+
+    assert "classic models do not use train.mixup (Keras training only)" in classic_run[2]["console"]
+    assert keras_only_settings(TrainConfig()) == []
+    assert keras_only_settings(TrainConfig(teacher="runs/t", early_stopping=5, epochs=3)) == ["teacher", "early_stopping"]
 
 
 def test_train_classic_writes_a_complete_run(classic_run):

@@ -69,6 +69,26 @@ def build_classic(cfg: RunConfig, n_features: int, n_classes: int, *, labels_pre
     return ClassicModel(pipe, n_classes, name=spec.name, summary=summary_config(cfg).to_dict())
 
 
+#: training keys that change what a Keras run learns but mean nothing to a scikit-learn fit
+#: (epochs, optimizer and the like are left out: every recipe sets them, so naming them is noise)
+KERAS_ONLY = ("mixup", "label_smoothing", "teacher", "tta_shift_ms", "early_stopping")
+
+
+def keras_only_settings(train) -> list[str]:
+    """The :data:`KERAS_ONLY` keys of ``train`` (a TrainConfig) set away from their defaults.
+
+    Examples
+    --------
+    >>> from auricle.config import TrainConfig
+    >>> keras_only_settings(TrainConfig(mixup=0.2, tta_shift_ms=[-50, 50], epochs=80))
+    ['mixup', 'tta_shift_ms']
+    """
+    from auricle.config import TrainConfig
+
+    default = TrainConfig()
+    return [k for k in KERAS_ONLY if getattr(train, k) != getattr(default, k)]
+
+
 def train_classic(cfg: RunConfig, run_dir, *, overwrite: bool = False, console=None, progress: bool = True) -> dict:
     """Fit the classic model ``cfg.model`` names and write a complete run directory.
 
@@ -107,6 +127,8 @@ def train_classic(cfg: RunConfig, run_dir, *, overwrite: bool = False, console=N
                       f"{prep.failures[0][0]}: {prep.failures[0][1]}); use data.strict: true to fail instead")
     if cfg.augment:
         console.print("[dim]note: augmentation is not used by classic models[/dim]")
+    if unused := keras_only_settings(cfg.train):
+        console.print(f"[dim]note: classic models do not use train.{', train.'.join(unused)} (Keras training only)[/dim]")
     labels = prep.labels
     n_cls = len(labels)
     counts = {s: len(a.y) for s, a in prep.splits.items()}
