@@ -61,7 +61,7 @@ def test_frontend_equals_offline_for_any_packet_size(kind, sizes):
     got = stream(fe, y, sizes)
     assert got.shape == ref.shape and got.dtype == np.float32
     # equal to float32 rounding: MFCC c0 is ~ -630 and c1 ~ -170, where one float32 step is 6e-5 / 1.5e-5,
-    # so an absolute 1e-5 alone asked for bit-equality there (it failed by one step after a numpy update)
+    # so an absolute 1e-5 alone asked for bit-equality there (a fresh install failed it by one step)
     np.testing.assert_allclose(got, ref, rtol=1e-6, atol=1e-5)
 
 
