@@ -7,7 +7,7 @@ speaker, e.g. ``c=bench/out/fsdd/default/{s}/members/m0_cnn`` for one member of 
 each fold's test and validation speaker, exactly as ``auricle ensemble`` does, and prints test and
 validation accuracy per fold, mean and worst (validation only when all members validated on the
 same speaker).  A label may also name probabilities saved by ``bench/dump_probs.py``
-(``r=bench/results/probs/resnet.npz``, or ``...npz:tta`` for its test-time-shifted ones), so
+(``m=bench/results/probs/rmix.npz``, or ``...npz:tta`` for its test-time-shifted ones), so
 ensembles of runs whose models are gone can still be measured.  Run by hand, e.g.:
 
     .venv/bin/python bench/ensemble_loso.py cnn=bench/out/zoo/cnn tc=bench/out/fsdd/default -- cnn tc cnn+tc
