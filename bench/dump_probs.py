@@ -21,14 +21,11 @@ import os
 from pathlib import Path
 
 import numpy as np
-
-SPEAKERS = ["george", "jackson", "lucas", "nicolas", "theo", "yweweler"]
+from ensemble_loso import SPEAKERS, fold_data, val_groups
 
 
 def dump(label: str, root: Path, out: Path, shifts: float = 0.0) -> Path | None:
     """Probabilities of every run under ``root`` into ``out/<label>.npz``; None when no run finished."""
-    from ensemble_loso import fold_data, val_groups
-
     from auricle.evaluation import predict_probs
     from auricle.models.tta import shift_average, shift_frames
 
@@ -40,9 +37,11 @@ def dump(label: str, root: Path, out: Path, shifts: float = 0.0) -> Path | None:
         r, data = fold_data(run_dir, splits=("test", "val"))
         arrays["labels"] = np.array(r.labels)
         arrays[f"{s}.val_groups"] = np.array(val_groups(run_dir) or (), dtype=str)
+        acc = {}
         for split, (x, y) in data.items():
-            arrays[f"{s}.{split}.p"] = predict_probs(r.model, x).astype(np.float32)
+            arrays[f"{s}.{split}.p"] = p = predict_probs(r.model, x).astype(np.float32)
             arrays[f"{s}.{split}.y"] = np.asarray(y, dtype=np.int16)
+            acc[split] = float((p.argmax(1) == y).mean())
         if shifts:
             try:  # the plain probabilities are the point; a failing extra must not lose them
                 tta = shift_average(r.model, shift_frames([-shifts, shifts], r.feature_config))
@@ -50,8 +49,6 @@ def dump(label: str, root: Path, out: Path, shifts: float = 0.0) -> Path | None:
                     arrays[f"{s}.{split}.p_tta"] = predict_probs(tta, x).astype(np.float32)
             except Exception as exc:
                 print(f"{label} {s}: test-time shifts failed ({type(exc).__name__}: {exc})", flush=True)
-        acc = {k.split(".")[1]: float((arrays[k].argmax(1) == arrays[k[:-1] + "y"]).mean())
-               for k in arrays if k.startswith(s + ".") and k.endswith(".p")}
         print(f"{label:20s} {s:9s} " + "  ".join(f"{k} {v:.1%}" for k, v in sorted(acc.items())), flush=True)
     if "labels" not in arrays:
         print(f"{label}: no finished run under {root}")

@@ -18,8 +18,6 @@ from pathlib import Path
 
 import numpy as np
 
-SPEAKERS = ["george", "jackson", "lucas", "nicolas", "theo", "yweweler"]
-
 
 def main() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -29,7 +27,7 @@ def main() -> None:
     ap.add_argument("--out", help="append one JSON line per fold here")
     args = ap.parse_args()
 
-    from ensemble_loso import fold_data
+    from ensemble_loso import SPEAKERS, fold_data
 
     from auricle.evaluation import predict_probs
     from auricle.models.tta import shift_average, shift_frames
