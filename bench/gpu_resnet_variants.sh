@@ -6,6 +6,8 @@
 # The runs stay on the machine; their probabilities come back as bench/dump_probs.py files,
 # which bench/ensemble_loso.py combines with runs trained elsewhere.
 #   bash bench/gpu_resnet_variants.sh            (wheels in .whl, FSDD in .fsdd, both carried)
+#   bash bench/gpu_resnet_variants.sh "LABEL=MODEL;KEY=VALUE;..." ...   (other specs, bench_zoo.py --spec
+#        syntax; each label's probabilities are dumped; stop 17: the ResNet with 80 epochs and tempo)
 # BUDGET (s): when training must stop, to leave time for the dumps (the device allows 600 s a command).
 set -u
 OUT=${OUT:-bench/out/gpu}
@@ -23,10 +25,14 @@ export XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_thread
 mkdir -p "$OUT/probs" "$RUNS"
 nvidia-smi -L 2>/dev/null
 REFIT="data.val_groups=[];train.keep=last"
+if [ $# -eq 0 ]; then  # the stop-16 runs
+  set -- "rmix=resnet;train.mixup=0.2" "rmix_refit=resnet;train.mixup=0.2;$REFIT" \
+    "rw5=resnet;model.options.width=0.5" "rw5_refit=resnet;model.options.width=0.5;$REFIT"
+fi
+SPECS=(); LABELS=()
+for spec in "$@"; do SPECS+=(--spec "$spec"); LABELS+=("${spec%%=*}"); done
 python3 bench/bench_zoo.py --data "${DATA:-.fsdd}" --out "$RUNS" --jobs "${JOBS:-12}" --deadline $((BUDGET - 250)) \
-  --set train.workers=2 ${EXTRA:-} --models "" \
-  --spec "rmix=resnet;train.mixup=0.2" --spec "rmix_refit=resnet;train.mixup=0.2;$REFIT" \
-  --spec "rw5=resnet;model.options.width=0.5" --spec "rw5_refit=resnet;model.options.width=0.5;$REFIT" \
+  --set train.workers=2 ${EXTRA:-} --models "" "${SPECS[@]}" \
   > "$OUT/zoo.log" 2>&1 &
 ZOO=$!
 # stop waiting at the budget: what finished is dumped, whatever still trains is cut off
@@ -34,7 +40,7 @@ while kill -0 $ZOO 2>/dev/null && [ $(( $(date +%s) - T0 )) -lt "$BUDGET" ]; do 
 kill $ZOO 2>/dev/null; pkill -f "auricle train" 2>/dev/null
 echo "training phase ended at $(( $(date +%s) - T0 )) s"
 cp "$RUNS/results.jsonl" "$OUT/" 2>/dev/null
-for label in rmix rmix_refit rw5 rw5_refit; do
+for label in "${LABELS[@]}"; do
   python3 bench/dump_probs.py "$label=$RUNS/$label" --out "$OUT/probs" --shifts 50 > "$OUT/dump_$label.log" 2>&1 &
 done
 wait
