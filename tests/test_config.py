@@ -51,7 +51,7 @@ def test_user_config_can_start_from_recipe(tmp_path):
 def test_tiny_recipe_is_resnet_tiny_with_tempo_and_test_time_shifts():
     cfg = recipe("tiny")
     assert cfg.model["name"] == "resnet_tiny" and not cfg.model.get("options")
-    assert cfg.train.epochs == 120 and cfg.train.tta_shift_ms == [-50, 50]
+    assert cfg.train.epochs == 160 and cfg.train.tta_shift_ms == [-50, 50]
     assert "tempo" in cfg.augment and cfg.features == recipe("default").features
 
 
