@@ -29,8 +29,9 @@ def test_shipped_ensemble_recipes_build_their_members(name):
         assert [(s.model["name"], s.model["options"]) for s in subs] == [("resnet", {"stem_stride": 2}), ("cnn", {})]
     if name == "large":  # a shipped recipe can start from another (recipe: default) and adds to it:
         d, base = recipe("large").to_dict(), recipe("default").to_dict()  # tempo and 80 epochs
-        assert d["augment"].pop("tempo") == {"min_rate": 0.85, "max_rate": 1.15, "p": 0.5}
-        assert d["train"].pop("epochs") == 80 and base["train"].pop("epochs") == 40
+        tempo, epochs, base_epochs = d["augment"].pop("tempo"), d["train"].pop("epochs"), base["train"].pop("epochs")
+        assert tempo == {"min_rate": 0.85, "max_rate": 1.15, "p": 0.5}
+        assert epochs == 80 and base_epochs == 40
         assert {k: v for k, v in d.items() if k not in ("name", "model")} == \
                {k: v for k, v in base.items() if k not in ("name", "model")}
     seeds = [(s.model["name"], s.train.seed) for s in subs]
