@@ -65,7 +65,9 @@ def load_teacher(teacher, labels: list[str], features: dict):
     """The Keras model of the run directory ``teacher``, after checking that it fits the student's data.
 
     ``features`` is what the student writes to ``features.json``; the teacher's must match it, since
-    the teacher is fed the student's batches.  Raises :class:`~auricle.errors.ConfigError`.
+    the teacher is fed the student's batches.  Test-time shifts built into the teacher (or into its
+    ensemble members, ``train.tta_shift_ms``) are left out (:func:`auricle.models.tta.without_shifts`).
+    Raises :class:`~auricle.errors.ConfigError`.
     """
     from auricle.errors import RunError
     from auricle.inference import load_run
@@ -89,7 +91,9 @@ def load_teacher(teacher, labels: list[str], features: dict):
         show = ", ".join(f"{k}: teacher {theirs.get(k)!r} vs {features.get(k)!r}" for k in diff[:4])
         raise ConfigError(f"the teacher was trained on other features ({show})", path=path,
                           fix="train the student with the teacher's features and data settings")
-    return run.model
+    from auricle.models.tta import without_shifts
+
+    return without_shifts(run.model)  # its test-time shifts would triple the teacher's cost per batch
 
 
 def check(t) -> None:

@@ -709,6 +709,36 @@ def test_tta_shift_average_is_built_into_the_saved_model(trained, tmp_path):
     assert small_config(root, tmp_path, tta_shift_ms=50).train.tta_shift_ms == [-50, 50]
 
 
+def test_teacher_drops_test_time_shifts_of_an_ensemble_saved_to_disk(tmp_path):
+    """A distillation teacher built from runs with train.tta_shift_ms (an ensemble of shift-averaged
+    members, saved and loaded back) scores batches with the members' plain networks: the average
+    of the bases, without the shifted copies that would triple its cost."""
+    import keras
+
+    from auricle.models import load_model
+    from auricle.models.ensemble import average_models
+    from auricle.models.tta import shift_average, without_shifts
+
+    def base(seed):
+        inp = keras.Input((6, 2))
+        dense = keras.layers.Dense(3, activation="softmax", kernel_initializer=keras.initializers.GlorotUniform(seed))
+        return keras.Model(inp, dense(keras.layers.Flatten()(inp)), name="net")
+
+    bases = [base(1), base(2)]
+    ens = average_models([shift_average(b, [-1, 1]) for b in bases], (6, 2))
+    ens.save(tmp_path / "ens.keras")
+    loaded = load_model(tmp_path / "ens.keras")
+    plain = without_shifts(loaded)
+    x = np.random.default_rng(0).normal(size=(4, 6, 2)).astype("float32")
+    want = (np.asarray(bases[0](x)) + np.asarray(bases[1](x))) / 2
+    np.testing.assert_allclose(np.asarray(plain(x)), want, atol=1e-6)
+    assert not np.allclose(np.asarray(loaded(x)), want, atol=1e-3)  # the shifts did change the output
+    assert plain.count_params() == loaded.count_params()
+    assert without_shifts(plain) is plain  # nothing left to remove
+    two = average_models([base(3), base(4)], (6, 2))
+    assert without_shifts(two) is two
+
+
 def test_frame_shift_repeats_the_edge_frame():
     from auricle.models.layers import FrameShift
 
