@@ -64,6 +64,8 @@ class TrainConfig:
     loss: str = "categorical_crossentropy"  # or focal
     label_smoothing: float = 0.0
     mixup: float = 0.0               # alpha of mixup's Beta(alpha, alpha) mixing weight; 0 disables
+    ema: float = 0.0                 # decay of an exponential moving average of the weights (e.g. 0.999), which
+                                     # validation sees and the run keeps; 0 disables
     early_stopping: int = 0          # patience in epochs; 0 disables
     monitor: str = "val_accuracy"
     keep: str = "best"               # weights the run keeps: best (epoch with the best monitor) or last;
@@ -147,6 +149,10 @@ class RunConfig:
             raise ConfigError(f"data.band_limit must be 'auto' or 'off', got {d.band_limit!r}")
         if d.noise_floor not in ("auto", "off"):
             raise ConfigError(f"data.noise_floor must be 'auto' or 'off', got {d.noise_floor!r}")
+        if not (isinstance(self.train.ema, (int, float)) and not isinstance(self.train.ema, bool)
+                and 0.0 <= self.train.ema < 1.0):
+            raise ConfigError(f"train.ema must be a decay in [0, 1) (0 disables), got {self.train.ema!r}",
+                              fix="0.999 averages over about the last 1,000 steps; 0.99 over 100")
         if not (isinstance(self.train.mixup, (int, float)) and self.train.mixup >= 0):
             raise ConfigError(f"train.mixup must be a number >= 0 (Beta alpha; 0 disables), got {self.train.mixup!r}")
         from auricle.distillation import check as check_distillation

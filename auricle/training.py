@@ -322,6 +322,73 @@ def _run_callback_class():
     return RunCallback
 
 
+def _weight_average_class():
+    import keras
+
+    class WeightAverage(keras.callbacks.Callback):
+        """Exponential moving average of the weights (``train.ema``), which validation sees and the
+        run keeps.
+
+        Written here rather than taken from Keras' ``use_ema`` optimizers: those average only the
+        trainable weights (batch-norm statistics stay those of the raw weights), and their swap
+        callback does not survive ``--resume``.  This one averages every float weight, batch-norm
+        statistics included (as timm's ModelEma does), works on any backend, and keeps the raw
+        weights in ``checkpoint/raw_weights.npz`` so a resumed run goes on exactly.
+
+        The average holds the EMA weights in the model from the end of each epoch (validation,
+        best-epoch checkpoint, the saved model) to the start of the next, when the raw weights go
+        back in.  The decay ramps up as ``min(decay, (1 + step) / (10 + step))`` so the first steps'
+        random weights are soon forgotten.
+        """
+
+        def __init__(self, decay: float, ckpt_dir: Path, *, resume: bool = False):
+            super().__init__()
+            self.decay, self.path = float(decay), Path(ckpt_dir) / "raw_weights.npz"
+            self.resume, self.ema_in_model = resume, False
+
+        def on_train_begin(self, logs=None):
+            self.vars = [v for v in self.model.weights if "float" in str(v.dtype)]
+            if self.resume and self.path.exists():  # resumed: the checkpoint's model holds the EMA weights, the file the raw ones
+                z = np.load(self.path)
+                self.avg = [z[f"w{i}"] for i in range(len(self.vars))]
+                self.step = int(z["step"])
+                self.ema_in_model = True
+            else:
+                self.avg = [np.array(v.numpy()) for v in self.vars]
+                self.step = 0
+
+        def _swap(self):
+            for i, v in enumerate(self.vars):
+                raw = np.array(v.numpy())
+                v.assign(self.avg[i])
+                self.avg[i] = raw
+            self.ema_in_model = not self.ema_in_model
+
+        def on_epoch_begin(self, epoch, logs=None):
+            if self.ema_in_model:
+                self._swap()
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.step += 1
+            d = min(self.decay, (1.0 + self.step) / (10.0 + self.step))
+            for a, v in zip(self.avg, self.vars):
+                a *= d
+                a += (1.0 - d) * np.asarray(v.numpy(), dtype=a.dtype)
+
+        def on_test_begin(self, logs=None):  # validation inside fit
+            if not self.ema_in_model:
+                self._swap()
+
+        def on_epoch_end(self, epoch, logs=None):  # before RunCallback: it saves what is in the model
+            if not self.ema_in_model:
+                self._swap()
+            tmp = self.path.with_name("raw_weights.tmp.npz")
+            np.savez(tmp, step=self.step, **{f"w{i}": a for i, a in enumerate(self.avg)})
+            os.replace(tmp, self.path)
+
+    return WeightAverage
+
+
 def write_history(path: Path, rows: list[dict]) -> None:
     if not rows:
         return
@@ -472,6 +539,8 @@ def train(cfg: RunConfig, run_dir: str | Path, *, overwrite: bool = False, resum
     console.print(f"model: {cfg.model['name']} ({model.count_params():,} parameters)")
 
     cb = [_run_callback_class()(run_dir, cfg, state, console, has_val=va is not None and len(va.y) > 0)]
+    if cfg.train.ema:  # first: the model holds the averaged weights when RunCallback saves them
+        cb.insert(0, _weight_average_class()(cfg.train.ema, run_dir / "checkpoint", resume=state["epoch"] > 0))
     if cfg.train.lr_schedule == "plateau":
         cb.append(keras.callbacks.ReduceLROnPlateau(monitor="val_loss" if va is not None else "loss",
                                                     factor=0.5, patience=3, min_lr=1e-5, verbose=0))

@@ -762,3 +762,80 @@ def test_tta_shifts_refuse_a_variable_length_model():
     assert shift_average(model, []) is model
     with pytest.raises(ConfigError, match="variable_length"):  # before any training, not after it
         RunConfig.from_dict({"data": {"variable_length": True}, "train": {"tta_shift_ms": [-50, 50]}})
+
+
+def _ema_setup(seed=0):
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((3,))
+    h = keras.layers.BatchNormalization()(keras.layers.Dense(4)(inp))
+    model = keras.Model(inp, keras.layers.Dense(2, activation="softmax")(h))
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="categorical_crossentropy")
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(24, 3)).astype("float32")
+    y = keras.utils.to_categorical(rng.integers(0, 2, 24), 2)
+    return model, x, y
+
+
+def test_weight_average_keeps_the_exact_moving_average_and_resumes_exactly(tmp_path):
+    """train.ema: after fit the model holds the moving average of the raw weights after every batch
+    (batch-norm statistics included, decay ramped as min(d, (1+t)/(10+t))); validation sees it;
+    stopping after an epoch and resuming from the checkpoint gives the same weights as one fit."""
+    import keras
+
+    from auricle.training import _weight_average_class
+
+    WA = _weight_average_class()
+
+    class Record(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.raw, self.val = [], []
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.raw.append([np.array(v.numpy()) for v in self.model.weights if "float" in str(v.dtype)])
+
+        def on_test_begin(self, logs=None):
+            self.val.append([np.array(v.numpy()) for v in self.model.weights if "float" in str(v.dtype)])
+
+    model, x, y = _ema_setup()
+    rec = Record()
+    (tmp_path / "a").mkdir()
+    model.fit(x, y, batch_size=8, epochs=2, shuffle=False, validation_data=(x, y), verbose=0,
+              callbacks=[WA(0.9, tmp_path / "a"), rec])
+    model0, _, _ = _ema_setup()
+    avg = [np.array(v.numpy()) for v in model0.weights if "float" in str(v.dtype)]
+    for t, raw in enumerate(rec.raw, start=1):
+        d = min(0.9, (1 + t) / (10 + t))
+        avg = [d * a + (1 - d) * r for a, r in zip(avg, raw)]
+        if t == 3:  # end of epoch 1: validation saw the average
+            for a, v in zip(avg, rec.val[0]):
+                np.testing.assert_allclose(v, a, rtol=1e-5, atol=1e-6)
+    got = [np.array(v.numpy()) for v in model.weights if "float" in str(v.dtype)]
+    for a, g, r in zip(avg, got, rec.raw[-1]):
+        np.testing.assert_allclose(g, a, rtol=1e-5, atol=1e-6)
+    assert any(not np.allclose(g, r) for g, r in zip(got, rec.raw[-1]))  # not simply the last weights
+    assert (tmp_path / "a" / "raw_weights.npz").exists()
+
+    # one epoch, a "kill", then resume from the saved model + raw weights: same result
+    m1, x, y = _ema_setup()
+    (tmp_path / "b").mkdir()
+    m1.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0, callbacks=[WA(0.9, tmp_path / "b")])
+    m1.save(tmp_path / "b" / "model.keras")
+    m2 = keras.saving.load_model(tmp_path / "b" / "model.keras")
+    m2.fit(x, y, batch_size=8, epochs=2, initial_epoch=1, shuffle=False, verbose=0,
+           callbacks=[WA(0.9, tmp_path / "b", resume=True)])
+    for a, g in zip(got, [np.array(v.numpy()) for v in m2.weights if "float" in str(v.dtype)]):
+        np.testing.assert_allclose(g, a, rtol=1e-5, atol=1e-6)
+
+
+def test_ema_setting_is_checked_and_trains(trained, tmp_path):
+    from auricle.errors import ConfigError
+    from auricle.training import train
+
+    root, _, _ = trained
+    with pytest.raises(ConfigError, match="train.ema"):
+        small_config(root, tmp_path, ema=1.0)
+    m = train(small_config(root, tmp_path, epochs=2, ema=0.99), tmp_path / "ema")
+    assert m["accuracy"] >= 0.0 and not (tmp_path / "ema" / "checkpoint").exists()
