@@ -360,6 +360,7 @@ def _weight_average_class():
                 self.step = 0
 
         def _swap(self):
+            _ = self.model  # on JAX this writes the trainer's state into the variables first
             for i, v in enumerate(self.vars):
                 raw = np.array(v.numpy())
                 v.assign(self.avg[i])
@@ -371,6 +372,7 @@ def _weight_average_class():
                 self._swap()
 
         def on_train_batch_end(self, batch, logs=None):
+            _ = self.model  # on JAX: sync the trainer's state into the variables before reading them
             self.step += 1
             d = min(self.decay, (1.0 + self.step) / (10.0 + self.step))
             for a, v in zip(self.avg, self.vars):
