@@ -33,15 +33,6 @@ VARIANTS = {
 }  # shifts in 10 ms frames (the kws preset's hop)
 
 
-def shift(x: np.ndarray, k: int) -> np.ndarray:
-    """Frames delayed (k > 0) or advanced (k < 0), the edge frame repeated (as ``FrameShift``)."""
-    if k == 0:
-        return x
-    if k > 0:
-        return np.concatenate([np.repeat(x[:, :1], k, 1), x[:, :-k]], 1)
-    return np.concatenate([x[:, -k:], np.repeat(x[:, -1:], -k, 1)], 1)
-
-
 def tempo(x: np.ndarray, rate: float) -> np.ndarray:
     """The clip played ``rate`` times faster, as far as its frames show: frame t reads the source at
     ``c + (t - c) * rate`` (c the centre frame), interpolated linearly, clamped to the edges."""
@@ -63,6 +54,7 @@ def main() -> None:
 
     from ensemble_loso import SPEAKERS, fold_data
 
+    from auricle.models.layers import FrameShift  # the layer the saved models shift with
     from auricle.models.tta import without_shifts
 
     rows = []
@@ -78,7 +70,7 @@ def main() -> None:
                 for name, ops in VARIANTS.items():
                     for op in ops:
                         if op not in probs:
-                            xx = shift(x, op[1]) if op[0] == "shift" else tempo(x, op[1])
+                            xx = np.asarray(FrameShift(op[1])(x)) if op[0] == "shift" else tempo(x, op[1])
                             probs[op] = np.asarray(net.predict(xx, batch_size=256, verbose=0))
                     p = np.mean([probs[op] for op in ops], axis=0)
                     row[f"{split}_{name}"] = float((p.argmax(1) == y).mean())

@@ -839,3 +839,7 @@ def test_ema_setting_is_checked_and_trains(trained, tmp_path):
         small_config(root, tmp_path, ema=1.0)
     m = train(small_config(root, tmp_path, epochs=2, ema=0.99), tmp_path / "ema")
     assert m["accuracy"] >= 0.0 and not (tmp_path / "ema" / "checkpoint").exists()
+    from auricle.inference import load_run
+
+    assert load_run(tmp_path / "ema").config.train.ema == 0.99  # recorded, so the run can be repeated
+    assert m["run"]["epochs_run"] == 2
