@@ -94,6 +94,10 @@ def main():
         if key not in cache:
             if label in saved:
                 z, suffix = saved[label]
+                if f"{spk}.{split}.{suffix}" not in z:
+                    what = "test-time-shifted probabilities (dumped without --shifts)" if suffix == "p_tta" else "probabilities"
+                    raise SystemExit(f"{dirs[label]}: no {what} for {spk}'s {split} split; "
+                                     f"dump them with bench/dump_probs.py or leave this label out")
                 cache[key] = z[f"{spk}.{split}.{suffix}"], z[f"{spk}.{split}.y"]
             else:
                 cache[key] = fold_probs(run_path(dirs[label], spk), split)

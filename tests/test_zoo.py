@@ -206,3 +206,31 @@ def test_models_command_narrow_terminal_keeps_numbers_on_one_line():
     assert r.exit_code == 0, r.output
     assert "24,332" in r.output and "widen the terminal" in r.output
     assert max(len(line) for line in r.output.splitlines()) <= 80
+
+
+def test_ensemble_loso_averages_saved_probabilities_and_names_missing_shifts(tmp_path):
+    """bench/ensemble_loso.py on probabilities saved by bench/dump_probs.py: the average of two
+    labels is exact, and a label asking for test-time-shifted probabilities that were never dumped
+    gets one line naming the file and the fix (it was a KeyError traceback)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    speakers = ["george", "jackson", "lucas", "nicolas", "theo", "yweweler"]
+    y = np.array([0, 1, 1, 0])
+    a = np.array([[0.9, 0.1], [0.6, 0.4], [0.2, 0.8], [0.6, 0.4]])  # 3 of 4 right
+    b = np.array([[0.9, 0.1], [0.1, 0.9], [0.7, 0.3], [0.8, 0.2]])  # 3 of 4 right, different ones
+    for name, p in (("a", a), ("b", b)):
+        np.savez(tmp_path / f"{name}.npz", labels=np.array(["0", "1"]),
+                 **{f"{s}.{k}": v for s in speakers for k, v in
+                    (("val_groups", np.array([], dtype=str)), ("test.p", p), ("test.y", y))})
+    script = Path(__file__).resolve().parents[1] / "bench" / "ensemble_loso.py"
+    run = subprocess.run([sys.executable, str(script), f"A={tmp_path / 'a.npz'}", f"B={tmp_path / 'b.npz'}",
+                          "--", "A", "A+B"], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    rows = {line.split()[0]: line.split() for line in run.stdout.splitlines()[1:]}
+    assert rows["A"][7] == "75.0%" and rows["A+B"][7] == "100.0%"  # the average fixes both models' misses
+    run = subprocess.run([sys.executable, str(script), f"A={tmp_path / 'a.npz'}:tta", "--", "A"],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode != 0 and "Traceback" not in run.stderr
+    assert "a.npz:tta: no test-time-shifted probabilities" in run.stderr and "dump_probs.py" in run.stderr
