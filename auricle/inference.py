@@ -78,58 +78,81 @@ def predict_files(run: Run, paths, *, top_k: int = 3, window_hop: float | None =
     (``aggregate="mean"``) or voted (``"majority"``) into the file's answer.
     Unreadable files give a :class:`Prediction` with ``error`` set instead of stopping the batch.
     """
-    from auricle.audio import fix_length, frame_windows, load, loud_windows, trim
+    from auricle.audio import load
     from auricle.evaluation import predict_probs
+
+    out = []
+    for p in paths:
+        try:
+            y = load(p, sr=run.feature_config.sr)
+        except AudioError as exc:
+            out.append(Prediction(str(p), [], error=str(exc)))
+            continue
+        feats, starts = prepare_windows(run, y, window_hop=window_hop)
+        probs = predict_probs(run.model, feats)
+        out.append(summarize(run, str(p), probs, starts, top_k=top_k, per_window=per_window, aggregate=aggregate))
+    return out
+
+
+def prepare_windows(run: Run, y: np.ndarray, *, window_hop: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Model-input features of a signal (mono, at the run's rate) and each window's start sample.
+
+    A signal longer than the training clip is cut into clip-long windows every ``window_hop``
+    seconds (default: the run's, else half a clip); a shorter one is padded as in training.
+    This is the half of :func:`predict_files` before the model (``auricle serve`` batches the
+    model calls of concurrent requests in between).
+    """
+    from auricle.audio import fix_length, frame_windows, loud_windows, trim
     from auricle.features import extract
 
     fc = run.feature_config
     n = fc.n_samples
     hop_s = window_hop or run.window_hop or fc.duration / 2
     hop = max(1, int(round(hop_s * fc.sr)))
-    out = []
-    for p in paths:
-        try:
-            y = load(p, sr=fc.sr)
-        except AudioError as exc:
-            out.append(Prediction(str(p), [], error=str(exc)))
-            continue
-        silence = run.silence or {}
-        offset = 0  # where the (trimmed) signal starts in the file, for window times
-        if silence.get("trim_db") is not None:
-            y, (offset, _) = trim(y, top_db=silence["trim_db"], return_index=True)
-        starts = np.zeros(1, dtype=np.int64) + offset
-        if len(y) > n:
-            wins = frame_windows(y, length=n, hop=hop)
-            starts = offset + hop * np.arange(len(wins))
-            if silence.get("drop_db") is not None:
-                keep = loud_windows(wins, top_db=silence["drop_db"])
-                wins, starts = wins[keep], starts[keep]
-        else:
-            wins = fix_length(y, length=n, mode=run.crop if run.crop != "random" else "center")[None]
-        if run.variable_length:
-            from auricle.data import mask_padding_, valid_frames
+    silence = run.silence or {}
+    offset = 0  # where the (trimmed) signal starts in the file, for window times
+    if silence.get("trim_db") is not None:
+        y, (offset, _) = trim(y, top_db=silence["trim_db"], return_index=True)
+    starts = np.zeros(1, dtype=np.int64) + offset
+    if len(y) > n:
+        wins = frame_windows(y, length=n, hop=hop)
+        starts = offset + hop * np.arange(len(wins))
+        if silence.get("drop_db") is not None:
+            keep = loud_windows(wins, top_db=silence["drop_db"])
+            wins, starts = wins[keep], starts[keep]
+    else:
+        wins = fix_length(y, length=n, mode=run.crop if run.crop != "random" else "center")[None]
+    if run.variable_length:
+        from auricle.data import mask_padding_, valid_frames
 
-            n_real = np.minimum(len(y) - (starts - offset), n) if len(y) > n else np.array([max(len(y), 1)])
-            if len(y) <= n:
-                wins = fix_length(y, length=n, mode="start")[None]
-            feats = mask_padding_(extract(fc.replace(normalize="none"), wins), valid_frames(fc, n_real), fc.normalize,
-                                  fc.cmvn_floor)
-            probs = predict_probs(run.model, feats)
-        else:
-            probs = predict_probs(run.model, extract(fc, wins))
-        if aggregate == "majority" and len(probs) > 1:
-            votes = np.bincount(probs.argmax(1), minlength=probs.shape[1]).astype(float)
-            agg = votes / votes.sum()
-        else:
-            agg = probs.mean(axis=0)
-        order = np.argsort(-agg)[:top_k]
-        windows = None
-        if per_window and len(wins) > 1:
-            windows = [{"start": round(int(st) / fc.sr, 3), "end": round((int(st) + n) / fc.sr, 3),
-                        "label": run.labels[int(pr.argmax())], "probability": float(pr.max())}
-                       for st, pr in zip(starts, probs)]
-        out.append(Prediction(str(p), [(run.labels[i], float(agg[i])) for i in order], windows))
-    return out
+        n_real = np.minimum(len(y) - (starts - offset), n) if len(y) > n else np.array([max(len(y), 1)])
+        if len(y) <= n:
+            wins = fix_length(y, length=n, mode="start")[None]
+        feats = mask_padding_(extract(fc.replace(normalize="none"), wins), valid_frames(fc, n_real), fc.normalize,
+                              fc.cmvn_floor)
+    else:
+        feats = extract(fc, wins)
+    return feats, np.asarray(starts)
+
+
+def summarize(run: Run, path: str, probs: np.ndarray, starts, *, top_k: int = 3, per_window: bool = False,
+              aggregate: str = "mean") -> Prediction:
+    """Window probabilities ``(W, C)`` -> the file's :class:`Prediction` (the half after the model)."""
+    fc = run.feature_config
+    n = fc.n_samples
+    probs = np.asarray(probs)
+    if aggregate == "majority" and len(probs) > 1:
+        votes = np.bincount(probs.argmax(1), minlength=probs.shape[1]).astype(float)
+        agg = votes / votes.sum()
+    else:
+        agg = probs.mean(axis=0)
+    order = np.argsort(-agg)[:top_k]
+    windows = None
+    if per_window and len(probs) > 1:
+        windows = [{"start": round(int(st) / fc.sr, 3), "end": round((int(st) + n) / fc.sr, 3),
+                    "label": run.labels[int(pr.argmax())], "probability": float(pr.max())}
+                   for st, pr in zip(starts, probs)]
+    return Prediction(str(path), [(run.labels[i], float(agg[i])) for i in order], windows)
 
 
 def expand_inputs(inputs) -> list[Path]:

@@ -1,0 +1,160 @@
+"""Runs opened for serving: the ONNX export of each run (exported on first serve), one batcher each.
+
+A served model never imports TensorFlow: it runs ``RUN/export/onnx`` with onnxruntime through
+:func:`auricle.export.load_predictor`.  When a run has no ONNX export yet (or its export is older
+than ``model.keras``), :func:`ensure_export` writes one *in a subprocess* (the converter needs
+TensorFlow; the server process stays lean) and caches it in the run directory.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from auricle.errors import RunError
+
+__all__ = ["ServedModel", "ensure_export", "find_export", "load_models", "open_model"]
+
+
+def find_export(path, runtime: str = "onnx") -> Path | None:
+    """The usable export folder of a run (or the export folder itself); None when there is none
+    or when it is older than the run's ``model.keras`` (stale)."""
+    path = Path(path)
+    if (path / "meta.json").exists():
+        return path
+    cand = path / "export" / runtime
+    meta = cand / "meta.json"
+    if not meta.exists():
+        return None
+    try:
+        file = cand / json.loads(meta.read_text())["file"]
+    except (ValueError, KeyError):
+        return None
+    if not file.exists():
+        return None
+    keras_file = path / "model.keras"
+    if keras_file.exists() and keras_file.stat().st_mtime > file.stat().st_mtime:
+        return None  # retrained after the export
+    return cand
+
+
+_EXPORT_SCRIPT = r"""
+import json, sys
+from pathlib import Path
+from auricle.errors import AuricleError
+from auricle.export import export_run
+run, out = sys.argv[1], Path(sys.argv[2])
+try:
+    export_run(run, "onnx", out=out)
+except AuricleError as exc:
+    # the parity check needs the run's dataset; the converted model is usable without it
+    meta = out / "meta.json"
+    if not (meta.exists() and (out / "model.onnx").exists()):
+        raise
+    m = json.loads(meta.read_text())
+    m["parity"] = {"skipped": str(exc)}
+    meta.write_text(json.dumps(m, indent=1))
+    print(f"note: parity check skipped: {exc}", file=sys.stderr)
+"""
+
+
+def ensure_export(run_dir, *, log=None, timeout: float = 900) -> Path:
+    """``RUN/export/onnx`` (converted now in a subprocess when missing or stale)."""
+    run_dir = Path(run_dir)
+    found = find_export(run_dir)
+    if found is not None:
+        return found
+    if not run_dir.is_dir():
+        raise RunError("run directory not found", path=run_dir, fix="pass the --out folder of `auricle train`")
+    if (run_dir / "model.joblib").exists():
+        raise RunError("a classic (scikit-learn) run cannot be served: it has no ONNX export", path=run_dir,
+                       fix="serve a Keras run (any model of `auricle models`)")
+    if not (run_dir / "model.keras").exists():
+        raise RunError("not a finished run (no model.keras) and not an export (no meta.json)", path=run_dir,
+                       fix="pass a run directory of `auricle train` or a folder of `auricle export`")
+    out = run_dir / "export" / "onnx"
+    if log:
+        log(f"{run_dir}: no ONNX export yet; exporting once (cached in {out})...")
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_BACKEND": "tensorflow"}
+    try:
+        p = subprocess.run([sys.executable, "-c", _EXPORT_SCRIPT, str(run_dir), str(out)], env=env,
+                           capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise RunError(f"the ONNX export did not finish within {timeout:.0f} s", path=run_dir,
+                       fix=f"run `auricle export {run_dir} --format onnx` by hand") from None
+    if p.returncode != 0 or find_export(run_dir) is None:
+        tail = " | ".join((p.stderr or "").strip().splitlines()[-3:])
+        raise RunError(f"the ONNX export failed: {tail}", path=run_dir,
+                       fix=f"run `auricle export {run_dir} --format onnx` to see the whole error")
+    return out
+
+
+@dataclass
+class ServedModel:
+    """One model of the server: its name, the runtime-only predictor and its batcher."""
+
+    name: str
+    source: Path
+    export: Path
+    run: object                 # auricle.inference.Run over an ExportedModel (load_predictor)
+    batcher: object = None      # auricle.serve.batching.Batcher
+    info: dict = field(default_factory=dict)
+
+    @property
+    def labels(self) -> list:
+        return self.run.labels
+
+    @property
+    def feature_config(self):
+        return self.run.feature_config
+
+    def describe(self) -> dict:
+        fc = self.feature_config
+        return {"name": self.name, "labels": list(self.labels), "sample_rate": fc.sr,
+                "clip_seconds": fc.duration, "features": fc.to_dict(), "runtime": self.run.model.runtime,
+                "model": self.run.model.meta.get("model"), "size_bytes": self.info.get("size_bytes"),
+                "window_hop": self.run.window_hop, "parity": self.run.model.meta.get("parity"),
+                "batching": self.batcher.stats() if self.batcher is not None else None}
+
+
+def open_model(source, *, name: str | None = None, export: bool = True, threads: int = 1, log=None,
+               max_batch: int = 64) -> ServedModel:
+    """A run directory or an export folder, opened with onnxruntime behind a batcher."""
+    from auricle.export import load_exported, load_predictor
+    from auricle.serve.batching import Batcher
+
+    source = Path(source)
+    exp = ensure_export(source, log=log) if export else find_export(source)
+    if exp is None:
+        raise RunError("no ONNX export in this run", path=source,
+                       fix=f"run `auricle export {source} --format onnx`, or serve without --no-export")
+    run = load_predictor(exp, "onnx")
+    if threads != 1:  # load_predictor opens one intra-op thread; reopen with more
+        run.model = load_exported(exp, "onnx", threads=threads)
+    name = name or (source.name if source.name not in ("onnx", "export") else source.parent.parent.name)
+    model_file = exp / run.model.meta["file"]
+    m = ServedModel(name=name, source=source, export=exp, run=run,
+                    info={"size_bytes": model_file.stat().st_size if model_file.exists() else None})
+    m.batcher = Batcher(run.model.predict, max_batch=max_batch, name=name)
+    return m
+
+
+def load_models(sources, *, export: bool = True, threads: int = 1, log=None, max_batch: int = 64) -> list[ServedModel]:
+    """Open several runs; names are the folder names (``name=path`` picks one), made unique."""
+    models, seen = [], set()
+    for src in sources:
+        src = str(src)
+        name = None
+        if "=" in src and not Path(src).exists():
+            name, src = src.split("=", 1)
+        m = open_model(src, name=name, export=export, threads=threads, log=log, max_batch=max_batch)
+        base, i = m.name, 2
+        while m.name in seen:
+            m.name = f"{base}-{i}"
+            i += 1
+        seen.add(m.name)
+        models.append(m)
+    return models
