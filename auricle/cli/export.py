@@ -23,6 +23,14 @@ def export(
     as_json: bool = typer.Option(False, "--json", help="Print the export's metadata as JSON."),
 ):
     """Convert a trained model for devices and check it against Keras on the test split (written to meta.json)."""
+    if (run / "separation.json").exists():
+        # a separator: its mask network goes to ONNX/TFLite; STFT and masks stay in numpy
+        from auricle.separation.export import export_separator
+
+        path = export_separator(run, fmt, out=out, console=None if as_json else err_console)
+        if as_json:
+            print((path / "meta.json").read_text())
+        return
     from auricle.export import export_run
 
     path = export_run(run, fmt, streaming=streaming, out=out, mode=mode, calibration=calibration,
