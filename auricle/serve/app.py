@@ -226,6 +226,9 @@ def create_app(models, *, token: str | None = None, limits: Limits | None = None
     @app.get("/v1/models/{name}")
     async def show_model(name: str, request: Request):
         check_token(request.headers.get("authorization"))
+        if ":" in name and name.split(":", 1)[0] in registry:
+            raise ServeError(405, "method_not_allowed", f"{request.url.path} takes POST (a WebSocket for :stream)",
+                             fix="see GET /docs")
         return get_model(name).describe()
 
     @app.post("/v1/models/{name}:predict")

@@ -89,6 +89,9 @@ def decode_file(data: bytes, *, limits: Limits, suffix: str = "") -> tuple[np.nd
             if "NaN" in msg:
                 raise ServeError(422, "nonfinite_samples", msg,
                                  fix="re-export the file; the server will not guess missing values") from None
+            if "no samples" in msg:
+                raise ServeError(400, "no_samples", "the audio holds no samples (header only, or truncated)",
+                                 fix="send a recording at least a few ms long") from None
             raise ServeError(400, "undecodable_audio", f"the audio could not be decoded: {msg}",
                              fix="the file is corrupt or truncated; re-export it") from None
     finally:
