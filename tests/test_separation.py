@@ -342,3 +342,11 @@ def test_separate_eval_on_another_dataset(trained, tmp_path):
     summary = json.loads(r.output)
     assert set(summary["model"]) == {"vocals", "accompaniment"}
     assert (tmp_path / "ev" / "sdr.png").exists()
+
+
+def test_ratio_fast_path_equals_the_masks():
+    rng = np.random.default_rng(7)
+    X = stft(rng.standard_normal((2, 3000)).astype(np.float32), n_fft=256, hop=64)
+    v = rng.random((X.shape[1], 100, 2, 3)).astype(np.float32)
+    m = ratio_masks(v, total_bins=X.shape[-1])
+    np.testing.assert_allclose(apply_masks(X, v, mode="ratio"), m.transpose(3, 2, 0, 1) * X[None], rtol=1e-5, atol=1e-7)

@@ -62,7 +62,8 @@ def ratio_masks(v: np.ndarray, *, total_bins: int | None = None, power: float = 
     v = np.asarray(v, dtype=np.float32)
     if total_bins is not None:
         v = extend_bins(v, total_bins)
-    vp = np.power(np.maximum(v, 0), power)
+    v = np.maximum(v, 0)
+    vp = v * v if power == 2 else np.power(v, power)
     n = v.shape[-1]
     return (vp + eps / n) / (vp.sum(-1, keepdims=True) + eps)
 
@@ -89,8 +90,16 @@ def apply_masks(X: np.ndarray, v: np.ndarray, *, mode: str = "ratio", iterations
         raise ConfigError(f"unknown mask mode {mode!r}", fix=f"use one of {', '.join(MASK_MODES)}")
     C, T, F = X.shape
     if mode == "ratio":
-        m = ratio_masks(v, total_bins=F)                       # (T, F, C, S)
-        return (m.transpose(3, 2, 0, 1) * X[None]).astype(np.complex64)
+        # the modelled bins and the extension separately: the same as ratio_masks(v, total_bins=F)
+        # without materialising the repeated top bins
+        v = np.asarray(v, dtype=np.float32)
+        bins = min(v.shape[1], F)
+        out = np.empty((v.shape[-1], C, T, F), dtype=np.complex64)
+        out[..., :bins] = ratio_masks(v[:, :bins]).transpose(3, 2, 0, 1) * X[None, :, :, :bins]
+        if F > bins:
+            top = extend_bins(v, bins + 1)[:, bins:]            # (T, 1, C, S)
+            out[..., bins:] = ratio_masks(top).transpose(3, 2, 0, 1) * X[None, :, :, bins:]
+        return out
     import norbert
 
     ve = extend_bins(np.asarray(v, dtype=np.float32), F)        # (T, F, C, S)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 
 import numpy as np
+import scipy.fft
 
 from auricle.errors import ConfigError
 
@@ -29,6 +30,13 @@ from auricle.errors import ConfigError
 def hann(n_fft: int) -> np.ndarray:
     """Periodic Hann window of ``n_fft`` samples (float64, read-only)."""
     w = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft))
+    w.setflags(write=False)
+    return w
+
+
+@functools.lru_cache(maxsize=16)
+def _hann32(n_fft: int) -> np.ndarray:
+    w = hann(n_fft).astype(np.float32)
     w.setflags(write=False)
     return w
 
@@ -58,7 +66,8 @@ def stft(y: np.ndarray, *, n_fft: int, hop: int) -> np.ndarray:
     yp = np.zeros(y.shape[:-1] + (total,), dtype=np.float32)
     yp[..., pad:pad + y.shape[-1]] = y
     frames = np.lib.stride_tricks.sliding_window_view(yp, n_fft, axis=-1)[..., ::hop, :]
-    return np.fft.rfft(frames * hann(n_fft).astype(np.float32), axis=-1).astype(np.complex64)
+    # scipy.fft keeps float32 as complex64 (numpy.fft computes in float64) and uses both cores
+    return scipy.fft.rfft(frames * _hann32(n_fft), axis=-1, workers=-1).astype(np.complex64, copy=False)
 
 
 def istft(Z: np.ndarray, *, n_fft: int, hop: int, length: int) -> np.ndarray:
@@ -71,10 +80,14 @@ def istft(Z: np.ndarray, *, n_fft: int, hop: int, length: int) -> np.ndarray:
     _check(n_fft, hop)
     Z = np.asarray(Z)
     t = Z.shape[-2]
+    if n_fft % hop:
+        raise ConfigError(f"inverse STFT needs n_fft divisible by hop (got {n_fft}, {hop})",
+                          fix="use hop = n_fft / 4")
     w = hann(n_fft)
-    frames = np.fft.irfft(Z, n=n_fft, axis=-1) * w
+    frames = scipy.fft.irfft(Z.astype(np.complex64, copy=False), n=n_fft, axis=-1, workers=-1)
+    frames *= _hann32(n_fft)
     total = (t - 1) * hop + n_fft
-    out = np.zeros(Z.shape[:-2] + (total,), dtype=np.float64)
+    out = np.zeros(Z.shape[:-2] + (total,), dtype=np.float32)
     norm = np.zeros(total)
     for i in range(n_fft // hop):
         # frames i, i+k, i+2k ... do not overlap each other: add them as one strided block
@@ -86,13 +99,9 @@ def istft(Z: np.ndarray, *, n_fft: int, hop: int, length: int) -> np.ndarray:
         seg = out[..., start:start + m * n_fft]
         seg[..., : m * n_fft] += sel.reshape(sel.shape[:-2] + (m * n_fft,))
         norm[start:start + m * n_fft] += np.tile(w * w, m)
-    if n_fft % hop:
-        raise ConfigError(f"inverse STFT needs n_fft divisible by hop (got {n_fft}, {hop})",
-                          fix="use hop = n_fft / 4")
     pad = n_fft // 2
-    norm = np.maximum(norm, 1e-10)
-    y = out / norm
-    y = y[..., pad:pad + length]
+    norm = np.maximum(norm, 1e-10).astype(np.float32)
+    y = out[..., pad:pad + length] / norm[pad:pad + length]
     if y.shape[-1] < length:
         y = np.concatenate([y, np.zeros(y.shape[:-1] + (length - y.shape[-1],))], axis=-1)
     return y.astype(np.float32)
