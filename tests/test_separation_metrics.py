@@ -154,6 +154,8 @@ def test_length_and_shape_mismatch_raise_clear_errors():
     assert "(2, 2, 990)" in str(e.value) and "(2, 2, 1000)" in str(e.value) and "Fix:" in str(e.value)
     with pytest.raises(sm.SeparationMetricsError, match="one estimate per reference"):
         sm.bss_eval(refs, np.zeros((3, 2, 1000)), sr=SR)
+    with pytest.raises(sm.SeparationMetricsError, match="hop > 0"):
+        sm.bss_eval(refs, refs, sr=SR, hop=0)
     with pytest.raises(sm.SeparationMetricsError, match="stem names"):
         sm.song_scores(refs, refs, sr=SR, stems=["only one"])
     with pytest.raises(sm.SeparationMetricsError):

@@ -9,23 +9,28 @@ score is the median over songs (:func:`song_scores`, :func:`summarize`).
 
 Why an implementation of our own
 --------------------------------
-Measured on this project's 2-core CPU machine (4 stereo sources, random signals):
+Measured on this project's 2-core CPU machine, shared with other jobs (4 stereo sources, random
+signals, 1 s windows; wall time, the spread over runs under different loads):
 
-=========================  ==============  ============
-song                       museval 0.4.1   this module
-=========================  ==============  ============
-30 s at 16 kHz (30 win.)   9.6 s           ~0.35 s
-3 min at 44.1 kHz (180)    89.5 s          ~2.5 s
-=========================  ==============  ============
+=================================  ==============  ============
+song                               museval 0.4.1   this module
+=================================  ==============  ============
+30 s at 16 kHz (30 windows)        9.2 - 9.6 s     3.4 - 5 s
+3 min at 44.1 kHz (180 windows)    89.5 s          9.7 - 12.5 s
+=================================  ==============  ============
 
-and equal to museval within 1e-6 dB on every metric and window (the tests check 1e-6 dB on
-random mono and stereo signals; the measured difference is about 1e-10 dB).  ``fast-bss-eval``
-is fast but computes another quantity: the *sources* variant (one single-channel filter per
-channel, SDR measured against the filtered reference) on the whole signal, which differs from
-museval's v4 images SDR by decibels, not by rounding, so it cannot stand in for it; museval
-itself is two orders of magnitude slower and only a test dependency (its package import also
-needs ffmpeg, through musdb/stempeg).  So this module follows museval's algorithm step for step
-and vectorises it:
+with the same values: the largest difference over every metric and window was 8e-14 dB (the
+tests require 1e-6 dB on random mono and stereo signals, silent windows included).  On short
+songs the time is mostly one Cholesky factorisation of the 4096 x 4096 Gram matrix; on long
+ones museval's per-window convolutions dominate and are what this module removes.
+
+``fast-bss-eval`` 0.1.4 cannot stand in: it implements the *sources* variant (one
+single-channel filter per channel, SDR against the filtered reference, museval's
+``bsseval_sources_version=True``), not the v4 *images* variant of SiSEC, so its SDR differs by
+decibels (2.1 dB on 4 s of random stereo at 8 kHz: a definition, not rounding), and its
+``bss_eval_sources`` fails with numpy 2 (``solve`` core-dimension error).  museval is only a
+test dependency, and its package import needs ffmpeg (through musdb and stempeg).  So this
+module follows museval's algorithm step for step and vectorises it:
 
 * the lagged correlations of all references and estimates (lags 0..511) come from one blocked
   FFT pass (8192-point blocks, spectra accumulated over blocks by batched matrix products)
@@ -33,8 +38,8 @@ and vectorises it:
 * the 512-tap filters of all estimates come from one Cholesky factorisation of the reference Gram
   matrix (``G + eps I`` as museval; LU as museval if Cholesky fails) instead of one LU solve per
   estimate;
-* the framewise decomposition projects every window at once in the frequency domain, and the
-  energies are taken there too (Parseval), instead of 20 ``fftconvolve`` calls per window and
+* the framewise decomposition projects the windows, a chunk of them at a time, in the frequency
+  domain, and takes the energies there too (Parseval), instead of 20 ``fftconvolve`` calls per window and
   source.  SDR, which in the images variant is ``||s||^2 / ||s_hat - s||^2``, is summed in the
   time domain, exactly.
 
@@ -230,7 +235,9 @@ def bss_eval(references, estimates, *, sr: int, window: float = 1.0, hop: float 
         Sample rate, to turn ``window`` and ``hop`` into samples.
     window, hop : float
         Window length and hop in seconds (museval's and SiSEC's 1 s and 1 s by default);
-        ``np.inf`` measures the whole signal as one window.
+        ``np.inf`` measures the whole signal as one window (memory: about 100 bytes per source,
+        channel and sample, several GB for a 3-minute 4-stem stereo song at 44.1 kHz; 1 s windows
+        are measured in chunks of about 64 MB).
 
     Returns
     -------
@@ -266,6 +273,9 @@ def bss_eval(references, estimates, *, sr: int, window: float = 1.0, hop: float 
     """
     ref, est = _pair(references, estimates)
     s, c, n = ref.shape
+    if not (sr > 0 and window > 0 and hop > 0):
+        raise SeparationMetricsError(f"bss_eval needs sr, window and hop > 0 (got sr={sr}, window={window}, hop={hop})",
+                                     fix="use window=1.0, hop=1.0 (seconds), the SiSEC setting")
     start, stop = _frames(n, float(window) * sr, float(hop) * sr)
     nwin = len(start)
     out = {k: np.full((s, nwin), np.nan) for k in METRICS}
@@ -773,7 +783,7 @@ def plot_spectrograms(mixture, estimates, references=None, *, sr: int, stems: Se
     vmax = max(float(p.max()) for _, p in panels)
     vmin = vmax - 80.0
     ncols = 2 if ref is not None else 1
-    fig = plt.figure(figsize=(5.5 * ncols + 1.2, 2.1 * len(grid) + 0.4))
+    fig = plt.figure(figsize=(5.5 * ncols + 1.2, 2.1 * len(grid) + 0.4), layout="constrained")
     gs = fig.add_gridspec(len(grid), ncols)
     extent = [a / sr, b / sr, 0, sr / 2000]
     im = None
@@ -788,7 +798,9 @@ def plot_spectrograms(mixture, estimates, references=None, *, sr: int, stems: Se
             ax.set_ylabel("kHz")
             if r == len(grid) - 1:
                 ax.set_xlabel("time (s)")
+            elif r > 0:
+                ax.tick_params(labelbottom=False)
             axes.append(ax)
-    fig.colorbar(im, ax=axes, label="dB", fraction=0.025, pad=0.02)
+    fig.colorbar(im, ax=axes, label="dB", fraction=0.03, pad=0.01)
     fig.savefig(path, dpi=100)
     plt.close(fig)
