@@ -155,6 +155,50 @@ def summarize(run: Run, path: str, probs: np.ndarray, starts, *, top_k: int = 3,
     return Prediction(str(path), [(run.labels[i], float(agg[i])) for i in order], windows)
 
 
+def fresh_export(run_dir, runtime: str = "onnx") -> Path | None:
+    """The run's ``export/<runtime>`` folder when it exists and is not older than ``model.keras``
+    (a run retrained after its export is stale); None otherwise.  An export folder is returned as is."""
+    run_dir = Path(run_dir)
+    if (run_dir / "meta.json").exists():
+        return run_dir
+    folder = run_dir / "export" / runtime
+    try:
+        file = folder / json.loads((folder / "meta.json").read_text())["file"]
+    except (OSError, ValueError, KeyError):
+        return None
+    if not file.exists():
+        return None
+    keras_file = run_dir / "model.keras"
+    if keras_file.exists() and keras_file.stat().st_mtime > file.stat().st_mtime:
+        return None
+    return folder
+
+
+def load_for_predict(run_dir, runtime: str | None = None):
+    """What ``auricle predict`` runs: ``runtime=None`` uses the run's ONNX export when it is there
+    and fresh (:func:`fresh_export`; TensorFlow is then never imported), else the Keras model;
+    ``"keras"`` forces the Keras model; ``"onnx"`` / ``"tflite"`` load an export folder (or the run's
+    own export of that kind).  Returns ``(run, how)`` with ``how`` naming what runs."""
+    run_dir = Path(run_dir)
+    if runtime in ("onnx", "tflite"):
+        from auricle.export import load_predictor
+
+        exp = run_dir if (run_dir / "meta.json").exists() else fresh_export(run_dir, runtime) or run_dir
+        return load_predictor(exp, runtime), f"{runtime} export {exp}"
+    if runtime not in (None, "keras"):
+        raise AuricleError(f"unknown runtime {runtime!r}", fix="use keras, onnx or tflite")
+    if runtime is None and run_dir.is_dir():
+        exp = fresh_export(run_dir, "onnx")
+        if exp is not None:
+            from auricle.export import load_predictor
+
+            try:
+                return load_predictor(exp, "onnx"), f"onnx export {exp}"
+            except AuricleError:  # no onnxruntime, broken export: the Keras model still works
+                pass
+    return load_run(run_dir), "keras"
+
+
 def expand_inputs(inputs) -> list[Path]:
     """Files and folders (searched recursively for audio) -> sorted list of audio files."""
     from auricle.audio import AUDIO_EXTENSIONS

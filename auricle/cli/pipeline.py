@@ -1,7 +1,10 @@
 """Pipeline commands: train, demo, evaluate, predict, audit, models, recipes, presets."""
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import sys
 from pathlib import Path
 from typing import List, Optional
 
@@ -150,57 +153,98 @@ def ensemble(
     console.print(f"ensemble of {len(runs)} runs -> {out}")
 
 
+@contextlib.contextmanager
+def _stdout_to_stderr(active: bool):
+    """While loading and predicting for ``--format json/csv``, anything written to standard output
+    (library progress, C++ banners on fd 1) goes to standard error, so stdout holds only the data."""
+    if not active:
+        yield
+        return
+    sys.stdout.flush()
+    saved = None
+    try:
+        if sys.stdout.fileno() == 1:
+            saved = os.dup(1)
+            os.dup2(2, 1)
+    except (AttributeError, OSError, ValueError):  # a captured stdout (tests) has no file descriptor
+        saved = None
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        if saved is not None:
+            sys.stdout.flush()
+            os.dup2(saved, 1)
+            os.close(saved)
+
+
+def _reason(p) -> str:
+    """A Prediction's error without the path it starts with."""
+    return p.error[len(p.path) + 2:] if p.error.startswith(p.path + ": ") else p.error
+
+
 @app.command()
 @friendly
 def predict(
-    run: Path = typer.Argument(..., help="Run directory."),
+    run: Path = typer.Argument(..., help="Run directory (or an `auricle export` folder with --runtime)."),
     inputs: List[Path] = typer.Argument(..., help="Audio files or folders."),
     top_k: int = typer.Option(3, help="How many labels per file."),
-    fmt: Fmt = typer.Option(Fmt.table, "--format", "-f", help="table, json or csv."),
+    fmt: Fmt = typer.Option(Fmt.table, "--format", "-f", help="table, json or csv (only the data on stdout)."),
     per_window: bool = typer.Option(False, help="Also show each window of long files."),
     window_hop: Optional[float] = typer.Option(None, help="Seconds between windows for long files (default half a clip)."),
     aggregate: str = typer.Option("mean", help="How windows combine: mean (of probabilities) or majority."),
-    runtime: Optional[str] = typer.Option(None, help="Run an export (RUN is then an `auricle export` folder) with "
-                                          "onnx or tflite, without TensorFlow."),
+    runtime: Optional[str] = typer.Option(None, help="Default: the run's ONNX export when it has a fresh one "
+                                          "(no TensorFlow), else Keras. keras forces the Keras model; onnx or "
+                                          "tflite run an export."),
 ):
-    """Top-k labels with probabilities for audio files (same preprocessing as training)."""
-    from auricle.inference import expand_inputs, load_run, predict_files
+    """Top-k labels with probabilities for audio files (same preprocessing as training).
 
-    if runtime:
-        from auricle.export import load_predictor
+    Exits 1 when some input could not be read (every result is still printed; standard error
+    names each failing file in full)."""
+    from auricle.inference import expand_inputs, fresh_export, load_for_predict, predict_files
 
-        r = load_predictor(run, runtime)
-    else:
-        quiet_keras()
-        r = load_run(run)
-    preds = predict_files(r, expand_inputs(inputs), top_k=top_k, window_hop=window_hop, per_window=per_window,
-                          aggregate=aggregate)
+    machine = fmt != Fmt.table
+    with _stdout_to_stderr(machine):
+        if runtime == "keras" or (runtime is None and fresh_export(run) is None):
+            quiet_keras()
+        r, how = load_for_predict(run, runtime)
+        preds = predict_files(r, expand_inputs(inputs), top_k=top_k, window_hop=window_hop, per_window=per_window,
+                              aggregate=aggregate)
     if fmt == Fmt.json:
         print(json.dumps([p.to_dict() for p in preds], indent=1))
     elif fmt == Fmt.csv:
-        print("path,rank,label,probability,error")
+        import csv
+
+        w = csv.writer(sys.stdout, lineterminator="\n")
+        w.writerow(["path", "rank", "label", "probability", "error"])
         for p in preds:
             if p.error:
-                print(f"{p.path},,,,{json.dumps(p.error)}")
+                w.writerow([p.path, "", "", "", p.error])
             for i, (lab, pr) in enumerate(p.top):
-                print(f"{p.path},{i + 1},{lab},{pr:.6f},")
+                w.writerow([p.path, i + 1, lab, f"{pr:.6f}", ""])
     else:
         from rich.table import Table
 
-        t = Table()
-        t.add_column("file")
+        t = Table(caption=f"model: {how}")
+        t.add_column("file", overflow="fold")
         for i in range(top_k):
-            t.add_column(f"#{i + 1}")
+            t.add_column(f"#{i + 1}", overflow="fold")
         for p in preds:
             if p.error:
-                t.add_row(p.path, f"[red]{p.error}[/red]")
+                t.add_row(p.path, f"[red]{_reason(p)}[/red]")
                 continue
             t.add_row(p.path, *[f"{lab} {pr:.1%}" for lab, pr in p.top])
             for w in p.windows or []:
                 t.add_row(f"  {w['start']:.2f}-{w['end']:.2f}s", f"{w['label']} {w['probability']:.1%}")
         console.print(t)
-    if any(p.error for p in preds):
-        err_console.print(f"[yellow]{sum(1 for p in preds if p.error)} file(s) could not be read[/yellow]")
+    failed = [p for p in preds if p.error]
+    if failed:
+        # plain lines (no wrapping): each failing file named in full
+        sys.stdout.flush()
+        print(f"error: {len(failed)} of {len(preds)} file(s) could not be read:", file=sys.stderr)
+        for p in failed:
+            print(f"  {p.path}: {_reason(p)}", file=sys.stderr)
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -7,7 +7,6 @@ TensorFlow; the server process stays lean) and caches it in the run directory.
 """
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -21,24 +20,10 @@ __all__ = ["ServedModel", "ensure_export", "find_export", "load_models", "open_m
 
 def find_export(path, runtime: str = "onnx") -> Path | None:
     """The usable export folder of a run (or the export folder itself); None when there is none
-    or when it is older than the run's ``model.keras`` (stale)."""
-    path = Path(path)
-    if (path / "meta.json").exists():
-        return path
-    cand = path / "export" / runtime
-    meta = cand / "meta.json"
-    if not meta.exists():
-        return None
-    try:
-        file = cand / json.loads(meta.read_text())["file"]
-    except (ValueError, KeyError):
-        return None
-    if not file.exists():
-        return None
-    keras_file = path / "model.keras"
-    if keras_file.exists() and keras_file.stat().st_mtime > file.stat().st_mtime:
-        return None  # retrained after the export
-    return cand
+    or when it is older than the run's ``model.keras`` (stale).  See :func:`auricle.inference.fresh_export`."""
+    from auricle.inference import fresh_export
+
+    return fresh_export(path, runtime)
 
 
 _EXPORT_SCRIPT = r"""
