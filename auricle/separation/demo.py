@@ -80,7 +80,7 @@ TRAIN_SOUNDFONTS = ("FluidR3_GM", "MuseScore_General_Lite")
 TEST_SOUNDFONTS = ("TimGM6mb",)
 #: Folders searched for soundfonts (after ``$AURICLE_SOUNDFONT_DIR`` and ``soundfont_dirs``).
 SOUNDFONT_DIRS = ("/usr/share/sounds/sf2", "/usr/share/sounds/sf3", "/usr/share/soundfonts",
-                  "/usr/local/share/soundfonts", "/usr/share/sounds/sf2/../sf3")
+                  "/usr/local/share/soundfonts")
 INSTALL_FIX = ("sudo apt-get install fluidsynth fluid-soundfont-gm timgm6mb-soundfont "
                "musescore-general-soundfont-small")
 
