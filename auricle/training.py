@@ -305,6 +305,7 @@ def _run_callback_class():
             os.replace(tmp, self.ckpt / "model.keras")
             _atomic_write(self.ckpt / STATE_FILE, json.dumps(st, indent=1))
             write_history(self.run_dir / "history.csv", st["history"])
+            self._live_curves(epoch)
             done = epoch + 1 - self.start_epoch
             per = (time.time() - self.t0) / max(done, 1)
             eta = per * (self.cfg.train.epochs - epoch - 1)
@@ -321,7 +322,42 @@ def _run_callback_class():
                 self.console.print(f"early stopping: no {monitor} improvement for {patience} epochs")
                 self.model.stop_training = True
 
+        def _live_curves(self, epoch):
+            """curves.png redrawn as training goes (watchable mid-run); at most ~20% of the
+            training time goes to it: skipped while the last drawing is recent."""
+            now = time.time()
+            last = epoch + 1 >= self.cfg.train.epochs
+            if not last and now - getattr(self, "_plot_at", 0.0) < 4 * getattr(self, "_plot_cost", 0.0):
+                return
+            try:
+                from auricle.evaluation import plot_curves
+
+                plot_curves(self.state["history"], self.run_dir / "curves.png", best_epoch=self.state["best_epoch"])
+            except Exception as exc:  # a plot must never stop training
+                self.console.print(f"[yellow]curves.png not updated: {exc}[/yellow]")
+            self._plot_at = time.time()
+            self._plot_cost = self._plot_at - now
+
     return RunCallback
+
+
+def _have_tensorboard() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("tensorboard") is not None
+
+
+def _tensorboard_callback(run_dir: Path, console):
+    """Keras's TensorBoard callback writing into ``RUN/tensorboard`` (``tensorboard --logdir RUN``)."""
+    import keras
+
+    if not _have_tensorboard():
+        raise ConfigError("--tensorboard needs the tensorboard package (tf.summary writes through it)",
+                          fix="pip install tensorboard, or train without --tensorboard (curves.png is redrawn every epoch)")
+    log_dir = run_dir / "tensorboard"
+    console.print(f"TensorBoard logs: {log_dir}  (view with: tensorboard --logdir {run_dir})")
+    return keras.callbacks.TensorBoard(log_dir=str(log_dir), histogram_freq=0, write_graph=False,
+                                       update_freq="epoch")
 
 
 def _weight_average_class():
@@ -411,7 +447,7 @@ def _fmt_s(s: float) -> str:
 
 
 def train(cfg: RunConfig, run_dir: str | Path, *, overwrite: bool = False, resume: bool = False,
-          console=None, progress: bool = True) -> dict:
+          console=None, progress: bool = True, tensorboard: bool | None = None) -> dict:
     """Train a model as ``cfg`` describes and write a complete run directory.
 
     Parameters
@@ -423,6 +459,11 @@ def train(cfg: RunConfig, run_dir: str | Path, *, overwrite: bool = False, resum
         Output folder.  An existing run is never replaced unless ``overwrite=True``.
     resume : bool
         Continue an interrupted run from its last completed epoch.
+    tensorboard : bool, optional
+        Also log each epoch for TensorBoard into ``RUN/tensorboard`` (default: the environment
+        variable ``AURICLE_TENSORBOARD=1``, which ``auricle train --tensorboard`` sets, so that
+        ensemble members trained as their own runs log too).  ``curves.png`` is redrawn every
+        epoch either way.
 
     Returns
     -------
@@ -434,6 +475,13 @@ def train(cfg: RunConfig, run_dir: str | Path, *, overwrite: bool = False, resum
     >>> from auricle.config import recipe
     >>> train(recipe("default"), "runs/demo")  # doctest: +SKIP
     """
+    if tensorboard and os.environ.get("AURICLE_TENSORBOARD") != "1":
+        os.environ["AURICLE_TENSORBOARD"] = "1"  # seen by ensemble members, trained as runs by train()
+        try:
+            return train(cfg, run_dir, overwrite=overwrite, resume=resume, console=console, progress=progress,
+                         tensorboard=True)
+        finally:
+            os.environ.pop("AURICLE_TENSORBOARD", None)
     from rich.console import Console
 
     console = console or Console()
@@ -545,6 +593,8 @@ def train(cfg: RunConfig, run_dir: str | Path, *, overwrite: bool = False, resum
     cb = [_run_callback_class()(run_dir, cfg, state, console, has_val=va is not None and len(va.y) > 0)]
     if cfg.train.ema:  # first: the model holds the averaged weights when RunCallback saves them
         cb.insert(0, _weight_average_class()(cfg.train.ema, run_dir / "checkpoint", resume=state["epoch"] > 0))
+    if tensorboard or (tensorboard is None and os.environ.get("AURICLE_TENSORBOARD") == "1"):
+        cb.append(_tensorboard_callback(run_dir, console))
     if cfg.train.lr_schedule == "plateau":
         cb.append(keras.callbacks.ReduceLROnPlateau(monitor="val_loss" if va is not None else "loss",
                                                     factor=0.5, patience=3, min_lr=1e-5, verbose=0))

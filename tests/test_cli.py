@@ -171,3 +171,40 @@ def test_predict_machine_formats_keep_progress_text_off_stdout(tiny_run, clips, 
         assert json.loads(r.stdout)[0]["label"] == "high"
     else:
         assert r.stdout.splitlines()[0] == "path,rank,label,probability,error"
+
+
+def test_train_tensorboard_and_curves_redrawn_every_epoch(tmp_path, monkeypatch):
+    import os
+
+    pytest.importorskip("tensorboard", reason="--tensorboard needs the tensorboard package")
+
+    import auricle.evaluation as evaluation
+
+    drawn = []
+
+    def spy(history, path, **kw):  # instant, so the redraw throttle (for sub-second epochs) never skips
+        drawn.append(len(history))
+
+    monkeypatch.setattr(evaluation, "plot_curves", spy)
+    root = make_dataset(tmp_path / "data", groups=6, per=2)
+    run = tmp_path / "run"
+    r = runner.invoke(app, ["train", str(root), "--layout", "manifest", "--out", str(run), "--model", "mlp",
+                            "--epochs", "3", "--batch-size", "8", "--no-augment", "--tensorboard",
+                            "--set", "features.duration=0.5", "--set", f"train.cache_dir={tmp_path / 'c'}",
+                            "--set", "train.workers=1"])
+    assert r.exit_code == 0, r.output
+    assert drawn[:3] == [1, 2, 3]  # curves.png after each epoch (then once more by the report)
+    logs = list((run / "tensorboard").rglob("events.out.tfevents.*"))
+    assert logs and any("train" in str(p) for p in logs) and any("validation" in str(p) for p in logs)
+    assert "AURICLE_TENSORBOARD" not in os.environ  # not left behind for later runs
+
+
+def test_train_tensorboard_without_the_package_is_one_clear_error(tmp_path, monkeypatch):
+    import auricle.training as training
+
+    monkeypatch.setattr(training, "_have_tensorboard", lambda: False)
+    root = make_dataset(tmp_path / "data", groups=6, per=2)
+    r = runner.invoke(app, ["train", str(root), "--layout", "manifest", "--out", str(tmp_path / "run"), "--model", "mlp",
+                            "--epochs", "1", "--no-augment", "--tensorboard", "--set", "features.duration=0.5",
+                            "--set", f"train.cache_dir={tmp_path / 'c'}"])
+    assert r.exit_code == 2 and "pip install tensorboard" in " ".join(r.output.split()), r.output

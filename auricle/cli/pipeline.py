@@ -48,6 +48,8 @@ def train(
     strict: bool = typer.Option(False, help="Fail on the first unreadable file instead of skipping it."),
     overwrite: bool = typer.Option(False, help="Replace an existing run directory."),
     resume: Optional[Path] = typer.Option(None, help="Continue an interrupted run directory."),
+    tensorboard: bool = typer.Option(False, "--tensorboard", help="Also log each epoch for TensorBoard into "
+                                     "RUN/tensorboard (curves.png is redrawn every epoch anyway)."),
 ):
     """Train a model and write a run directory (model, metrics, plots, report)."""
     quiet_keras()
@@ -55,7 +57,7 @@ def train(
     from auricle.training import train as run_train
 
     if resume is not None:
-        run_train(None, resume, resume=True, console=console)
+        run_train(None, resume, resume=True, console=console, tensorboard=tensorboard)
         return
     base = RunConfig.load(config).to_dict() if config else get_recipe(recipe).to_dict()
     d = base
@@ -93,7 +95,7 @@ def train(
         set_dotted(d, k, _parse_value(v))
     cfg = RunConfig.from_dict(d)
     out = out or Path("runs") / cfg.name
-    run_train(cfg, out, overwrite=overwrite, console=console)
+    run_train(cfg, out, overwrite=overwrite, console=console, tensorboard=tensorboard)
     console.print(f"[bold green]done.[/bold green] report: {out / 'report.md'}")
 
 
