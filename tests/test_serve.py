@@ -372,3 +372,65 @@ def test_serve_command_is_registered_and_checks_its_arguments(tmp_path):
     assert r.exit_code == 2 and "run directory not found" in " ".join(r.output.split())
     r = CliRunner().invoke(app, ["serve", str(tmp_path), "--port", "0"])
     assert r.exit_code == 2 and "port 0" in r.output
+
+
+def test_slow_body_times_out_and_long_streams_are_cut(models):
+    from auricle.serve.app import Limits
+
+    import socket
+
+    import uvicorn
+
+    from auricle.serve.app import create_app
+
+    app = create_app(models, limits=Limits(request_timeout=0.5, stream_seconds=2.0))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error", lifespan="off"))
+    th = threading.Thread(target=server.run, daemon=True)
+    th.start()
+    try:
+        t_end = time.time() + 20
+        while not server.started and time.time() < t_end:
+            time.sleep(0.05)
+        body = wav_bytes(HIGH)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:  # a client that stalls mid-body
+            s.sendall(f"POST {URL} HTTP/1.1\r\nHost: x\r\nContent-Type: audio/wav\r\n"
+                      f"Content-Length: {len(body)}\r\n\r\n".encode() + body[:100])
+            t0 = time.time()
+            reply = s.recv(65536).decode()
+        assert reply.startswith("HTTP/1.1 408") and '"body_timeout"' in reply and time.time() - t0 < 5, reply
+        import httpx
+
+        r = httpx.post(f"http://127.0.0.1:{port}{URL}", content=body, headers={"content-type": "audio/wav"})
+        assert r.status_code == 200 and r.json()["label"] == "high"  # still serving
+    finally:
+        server.should_exit = True
+        th.join(timeout=10)
+    c = TestClient(app)
+    from starlette.websockets import WebSocketDisconnect
+
+    with c.websocket_connect("/v1/models/tones:stream") as ws:
+        ws.receive_json()
+        for _ in range(30):  # 3 s of audio, 2 s allowed
+            ws.send_bytes(np.zeros(1600, "<f4").tobytes())
+        msgs = []
+        with pytest.raises(WebSocketDisconnect):
+            while True:
+                msgs.append(ws.receive_json())
+    assert msgs[-1]["type"] == "error" and msgs[-1]["code"] == "stream_too_long"
+
+
+def test_several_models_get_unique_names(run):
+    from auricle.serve.models import load_models
+
+    ms = load_models([run, run, f"other={run / 'export' / 'onnx'}"])
+    try:
+        assert [m.name for m in ms] == ["run", "run-2", "other"]
+        c = client(ms)
+        assert [m["name"] for m in c.get("/v1/models").json()["models"]] == ["run", "run-2", "other"]
+        assert post(c, wav_bytes(LOW), url="/v1/models/other:predict").json()["label"] == "low"
+    finally:
+        for m in ms:
+            m.batcher.close()
