@@ -176,7 +176,10 @@ def create_app(models, *, token: str | None = None, limits: Limits | None = None
         except asyncio.TimeoutError:
             raise ServeError(408, "body_timeout", f"the request body did not arrive within {limits.request_timeout:g} s") from None
 
-    async def read_audio(request: Request, rate, channels, encoding) -> tuple[np.ndarray, int]:
+    async def read_audio(request: Request, rate, channels, encoding):
+        """The request's audio as a zero-argument decoder (``-> (y (C, N), sr)``), to run off the loop."""
+        import functools
+
         from auricle.serve.decode import FILE_TYPES, PCM_TYPES, decode_file, decode_pcm
 
         ctype = request.headers.get("content-type", "")
@@ -198,13 +201,13 @@ def create_app(models, *, token: str | None = None, limits: Limits | None = None
             data = await f.read()
             fname = f.filename or ""
             suffix = "." + fname.rsplit(".", 1)[-1] if "." in fname else ""
-            return await run_in_threadpool(decode_file, data, limits=limits, suffix=suffix)
+            return functools.partial(decode_file, data, limits=limits, suffix=suffix)
         if main in FILE_TYPES or main.startswith("audio/") and main not in PCM_TYPES:
             body = await read_body(request)
-            return await run_in_threadpool(decode_file, body, limits=limits)
+            return functools.partial(decode_file, body, limits=limits)
         if main in PCM_TYPES:
             body = await read_body(request)
-            return await run_in_threadpool(decode_pcm, body, rate=rate or params.get("rate"),
+            return functools.partial(decode_pcm, body, rate=rate or params.get("rate"),
                                            channels=channels or params.get("channels") or 1,
                                            encoding=encoding or params.get("encoding") or "s16le", limits=limits)
         raise ServeError(415, "unsupported_media_type",
@@ -250,13 +253,15 @@ def create_app(models, *, token: str | None = None, limits: Limits | None = None
         if bad:
             raise ServeError(422, "bad_parameter", f"include: unknown {', '.join(map(repr, bad))}",
                              fix=f"use a comma list of {', '.join(_INCLUDE)}")
-        y, sr = await read_audio(request, rate, channels, encoding)
+        decode = await read_audio(request, rate, channels, encoding)
         t1 = time.perf_counter()
+        got = {}
 
-        def prepare():
+        def prepare():  # one trip to the thread pool: decode, resample, features
             from auricle.inference import prepare_windows
             from auricle.serve.decode import to_model_rate
 
+            y, sr = got["y"], got["sr"] = decode()
             mono = to_model_rate(y, sr, m.feature_config.sr)
             feats, starts = prepare_windows(m.run, mono, window_hop=window_hop)
             out = {}
@@ -284,10 +289,12 @@ def create_app(models, *, token: str | None = None, limits: Limits | None = None
         d = pred.to_dict()
         d.pop("path", None)
         t3 = time.perf_counter()
-        return {"model": m.name, **d, "seconds": round(y.shape[-1] / sr, 3), "sample_rate": sr,
-                "channels": int(y.shape[0]), "n_windows": int(len(feats)), **out,
-                "timing_ms": {"read": round((t1 - t0) * 1e3, 2), "features": round((t2 - t1) * 1e3, 2),
-                              "model": round((t3 - t2) * 1e3, 2), "total": round((t3 - t0) * 1e3, 2)}}
+        y, sr = got["y"], got["sr"]
+        return JSONResponse({  # a Response: FastAPI's generic encoder is skipped (plain floats, lists, dicts)
+            "model": m.name, **d, "seconds": round(y.shape[-1] / sr, 3), "sample_rate": sr,
+            "channels": int(y.shape[0]), "n_windows": int(len(feats)), **out,
+            "timing_ms": {"read": round((t1 - t0) * 1e3, 2), "decode_features": round((t2 - t1) * 1e3, 2),
+                          "model": round((t3 - t2) * 1e3, 2), "total": round((t3 - t0) * 1e3, 2)}})
 
     @app.post("/v1/models/{name}:separate")
     async def separate(request: Request, name: str):
@@ -300,8 +307,13 @@ def create_app(models, *, token: str | None = None, limits: Limits | None = None
                                  fix="start `auricle serve` with a separation run once auricle.separation provides one")
             raise ServeError(404, "unknown_model", f"no separation model named {name!r}",
                              fix=f"separation models: {', '.join(separators) or '(none)'}")
-        y, sr = await read_audio(request, None, None, None)
-        stems = await run_in_threadpool(sep.separate, y, sr)
+        decode = await read_audio(request, None, None, None)
+
+        def run_separation():
+            y, sr = decode()
+            return sr, sep.separate(y, sr)
+
+        sr, stems = await run_in_threadpool(run_separation)
         import io
         import zipfile
 
