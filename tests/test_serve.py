@@ -434,3 +434,41 @@ def test_several_models_get_unique_names(run):
     finally:
         for m in ms:
             m.batcher.close()
+
+
+def test_separation_run_is_served_at_separate(run, tmp_path):
+    """A tiny trained separator (tests/test_separation.py's generated songs) beside the classifier."""
+    import io
+    import zipfile
+
+    import soundfile as sf
+
+    from auricle.separation.export import export_separator
+    from auricle.separation.training import SeparationConfig, train_separator
+    from auricle.serve.models import load_all
+    from tests.test_separation import SR as SEP_SR, TINY, _write_dataset
+
+    data = _write_dataset(tmp_path / "songs", n_songs=3, seconds=2.0)
+    cfg = SeparationConfig(data=str(data), preset="2stems-small", preset_overrides=dict(TINY), epochs=1,
+                           steps_per_epoch=3, batch_size=4, valid_patches=4, cache_dir=str(tmp_path / "cache"), seed=0)
+    sep_run = train_separator(cfg, tmp_path / "sep")
+    export_separator(sep_run, "onnx")
+    models, seps = load_all([f"tones={run}", f"stems={sep_run}"], export=False)
+    try:
+        assert [m.name for m in models] == ["tones"] and list(seps) == ["stems"]
+        c = client(models, separators=seps)
+        listed = c.get("/v1/models").json()["separators"]
+        assert listed[0]["name"] == "stems" and listed[0]["stems"] == ["vocals", "accompaniment"]
+        y = np.random.default_rng(0).standard_normal((2 * SEP_SR, 2)).astype(np.float32) * 0.1
+        r = post(c, wav_bytes(y, sr=SEP_SR, subtype="FLOAT"), url="/v1/models/stems:separate")
+        assert r.status_code == 200, r.text
+        z = zipfile.ZipFile(io.BytesIO(r.content))
+        assert sorted(z.namelist()) == ["accompaniment.wav", "vocals.wav"]
+        stem, sr = sf.read(io.BytesIO(z.read("vocals.wav")))
+        assert sr == SEP_SR and stem.shape == (2 * SEP_SR, 2)
+        error_of(post(c, b"", url="/v1/models/stems:separate"), 400, "empty_body")
+        error_of(post(c, wav_bytes(HIGH), url="/v1/models/tones:separate"), 404, "not_a_separator")
+        assert post(c, wav_bytes(HIGH)).json()["label"] == "high"
+    finally:
+        for m in models:
+            m.batcher.close()

@@ -11,9 +11,10 @@ Endpoints (``{name}`` is a served model, see ``GET /v1/models``):
   (for the page: a min/max envelope and the log-mel as base64 uint8).
 * ``WS /v1/models/{name}:stream`` - PCM packets in, scores and detection events out
   (:mod:`auricle.serve.stream`).
-* ``POST /v1/models/{name}:separate`` - stems of a mixture, served once a separator is given to
-  :func:`create_app` (``separators={name: obj}`` with ``obj.separate(waveform (C, N), sr) -> {stem: (C, N)}``,
-  as ``auricle.separation.separate.Separator`` will be); 501 until then.
+* ``POST /v1/models/{name}:separate`` - a zip of ``<stem>.wav`` for a mixture, for the separation runs
+  served (``separators={name: obj}`` with ``obj.separate(waveform (C, N), sr) -> {stem: (C, N)}`` at
+  ``obj.sr``: :class:`~auricle.serve.models.ServedSeparator` over
+  ``auricle.separation.separate.Separator`` on its ONNX export); 501 when none is served.
 * ``GET /`` - the web page (``static/``: plain HTML/JS/CSS, no CDN).  The page and its static files
   hold no model data and need no token; every ``/v1`` endpoint does when one is set.
 
@@ -224,7 +225,7 @@ def create_app(models, *, token: str | None = None, limits: Limits | None = None
     async def list_models(request: Request):
         check_token(request.headers.get("authorization"))
         return {"models": [m.describe() for m in registry.values()], "limits": limits.to_dict(),
-                "separation": sorted(separators)}
+                "separators": [s.describe() if hasattr(s, "describe") else {"name": n} for n, s in separators.items()]}
 
     @app.get("/v1/models/{name}")
     async def show_model(name: str, request: Request):
@@ -311,9 +312,15 @@ def create_app(models, *, token: str | None = None, limits: Limits | None = None
 
         def run_separation():
             y, sr = decode()
-            return sr, sep.separate(y, sr)
+            if y.shape[0] > 2:
+                raise ServeError(422, "too_many_channels", f"{y.shape[0]} channels; separation takes mono or stereo")
+            return getattr(sep, "sr", sr), sep.separate(y, sr)  # stems come out at the separator's rate
 
-        sr, stems = await run_in_threadpool(run_separation)
+        try:
+            sr, stems = await asyncio.wait_for(run_in_threadpool(run_separation), limits.request_timeout)
+        except asyncio.TimeoutError:
+            raise ServeError(503, "timeout", f"no answer within {limits.request_timeout:g} s",
+                             fix="send shorter audio, or start the server with a longer --timeout") from None
         import io
         import zipfile
 

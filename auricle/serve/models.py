@@ -156,3 +156,87 @@ def load_models(sources, *, export: bool = True, threads: int = 1, log=None, max
         seen.add(m.name)
         models.append(m)
     return models
+
+
+# ----------------------------------------------------------------------------------------------
+# separation runs (auricle separate-train): served at :separate
+
+
+def is_separation_run(path) -> bool:
+    from auricle.separation.separate import SEPARATION_META
+
+    return (Path(path) / SEPARATION_META).exists()
+
+
+@dataclass
+class ServedSeparator:
+    """A separation run served at ``:separate`` (its ONNX export, never TensorFlow)."""
+
+    name: str
+    source: Path
+    separator: object            # auricle.separation.separate.Separator
+
+    @property
+    def sr(self) -> int:
+        return self.separator.sr
+
+    def separate(self, y, sr):
+        return self.separator.separate(y, sr)
+
+    def describe(self) -> dict:
+        return {"name": self.name, "kind": "separator", "stems": list(self.separator.stems),
+                "sample_rate": self.separator.sr, "runtime": self.separator.runtime}
+
+
+_SEPARATOR_EXPORT = r"""
+import sys
+from auricle.separation.export import export_separator
+export_separator(sys.argv[1], "onnx")
+"""
+
+
+def open_separator(source, *, name: str | None = None, export: bool = True, threads: int = 1,
+                   log=None, timeout: float = 900) -> ServedSeparator:
+    """A separation run with its ONNX export (exported once, in a subprocess, when missing)."""
+    from auricle.separation.separate import Separator
+
+    source = Path(source)
+    onnx_file = source / "export" / "onnx" / "separator.onnx"
+    if not onnx_file.exists():
+        if not export:
+            raise RunError("the separation run has no ONNX export", path=source,
+                           fix=f"run `auricle export {source}`, or serve without --no-export")
+        if log:
+            log(f"{source}: no ONNX export of the separator yet; exporting once...")
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_BACKEND": "tensorflow"}
+        p = subprocess.run([sys.executable, "-c", _SEPARATOR_EXPORT, str(source)], env=env, capture_output=True,
+                           text=True, timeout=timeout)
+        if p.returncode != 0 or not onnx_file.exists():
+            tail = " | ".join((p.stderr or "").strip().splitlines()[-3:])
+            raise RunError(f"the separator's ONNX export failed: {tail}", path=source,
+                           fix=f"run `auricle export {source}` to see the whole error")
+    sep = Separator.load(source, runtime="onnx", threads=threads)
+    return ServedSeparator(name or source.name, source, sep)
+
+
+def load_all(sources, *, export: bool = True, threads: int = 1, log=None, max_batch: int = 64):
+    """Classifier runs/exports and separation runs -> ``(classifiers, {name: separator})``."""
+    classifiers, separators = [], {}
+    plain = []
+    for src in sources:
+        s = str(src)
+        name = None
+        if "=" in s and not Path(s).exists():
+            name, s = s.split("=", 1)
+        if is_separation_run(s):
+            sp = open_separator(s, name=name, export=export, threads=threads, log=log)
+            separators[sp.name] = sp
+        else:
+            plain.append(src)
+    if plain:
+        classifiers = load_models(plain, export=export, threads=threads, log=log, max_batch=max_batch)
+    clash = set(separators) & {m.name for m in classifiers}
+    if clash:
+        raise RunError(f"two served models are named {', '.join(sorted(clash))}",
+                       fix="name them: auricle serve kws=RUN1 stems=RUN2")
+    return classifiers, separators
