@@ -209,7 +209,7 @@ def test_models_command_narrow_terminal_keeps_numbers_on_one_line():
 
 
 def test_ensemble_loso_averages_saved_probabilities_and_names_missing_shifts(tmp_path):
-    """bench/ensemble_loso.py on probabilities saved by bench/dump_probs.py: the average of two
+    """experiments/ensemble_loso.py on probabilities saved by experiments/dump_probs.py: the average of two
     labels is exact, and a label asking for test-time-shifted probabilities that were never dumped
     gets one line naming the file and the fix (it was a KeyError traceback)."""
     import subprocess
@@ -224,7 +224,7 @@ def test_ensemble_loso_averages_saved_probabilities_and_names_missing_shifts(tmp
         np.savez(tmp_path / f"{name}.npz", labels=np.array(["0", "1"]),
                  **{f"{s}.{k}": v for s in speakers for k, v in
                     (("val_groups", np.array([], dtype=str)), ("test.p", p), ("test.y", y))})
-    script = Path(__file__).resolve().parents[1] / "bench" / "ensemble_loso.py"
+    script = Path(__file__).resolve().parents[1] / "experiments" / "ensemble_loso.py"
     run = subprocess.run([sys.executable, str(script), f"A={tmp_path / 'a.npz'}", f"B={tmp_path / 'b.npz'}",
                           "--", "A", "A+B"], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr

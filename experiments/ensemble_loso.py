@@ -6,11 +6,11 @@ speaker, e.g. ``c=bench/out/fsdd/default/{s}/members/m0_cnn`` for one member of 
 (``a+b``, ``a+b+c``; default: each label alone) it averages the members' class probabilities on
 each fold's test and validation speaker, exactly as ``auricle ensemble`` does, and prints test and
 validation accuracy per fold, mean and worst (validation only when all members validated on the
-same speaker).  A label may also name probabilities saved by ``bench/dump_probs.py``
-(``m=bench/results/probs/rmix.npz``, or ``...npz:tta`` for its test-time-shifted ones), so
+same speaker).  A label may also name probabilities saved by ``experiments/dump_probs.py``
+(``m=experiments/results/probs/rmix.npz``, or ``...npz:tta`` for its test-time-shifted ones), so
 ensembles of runs whose models are gone can still be measured.  Run by hand, e.g.:
 
-    .venv/bin/python bench/ensemble_loso.py cnn=bench/out/zoo/cnn tc=bench/out/fsdd/default -- cnn tc cnn+tc
+    .venv/bin/python experiments/ensemble_loso.py cnn=bench/out/zoo/cnn tc=bench/out/fsdd/default -- cnn tc cnn+tc
 """
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ def val_groups(run_dir: Path) -> tuple | None:
 
 
 def saved_probs(spec: str):
-    """``(arrays, key suffix)`` of a ``bench/dump_probs.py`` file named as ``FILE.npz`` or ``FILE.npz:tta``."""
+    """``(arrays, key suffix)`` of a ``experiments/dump_probs.py`` file named as ``FILE.npz`` or ``FILE.npz:tta``."""
     path, _, variant = spec.partition(".npz")
     z = np.load(path + ".npz")
     return {k: z[k] for k in z.files}, "p_tta" if variant == ":tta" else "p"
@@ -97,7 +97,7 @@ def main():
                 if f"{spk}.{split}.{suffix}" not in z:
                     what = "test-time-shifted probabilities (dumped without --shifts)" if suffix == "p_tta" else "probabilities"
                     raise SystemExit(f"{dirs[label]}: no {what} for {spk}'s {split} split; "
-                                     f"dump them with bench/dump_probs.py or leave this label out")
+                                     f"dump them with experiments/dump_probs.py or leave this label out")
                 cache[key] = z[f"{spk}.{split}.{suffix}"], z[f"{spk}.{split}.y"]
             else:
                 cache[key] = fold_probs(run_path(dirs[label], spk), split)

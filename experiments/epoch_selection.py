@@ -5,8 +5,8 @@ the test speaker (and, for the record, on the validation speaker it was chosen o
 
     AURICLE_KEEP_EPOCH_WEIGHTS=1 .venv/bin/python bench/bench_zoo.py --models cnn,tc14=tc_resnet14 \\
         --jobs 2 --out bench/out/epochs
-    .venv/bin/python bench/epoch_selection.py bench/out/epochs/cnn bench/out/epochs/tc14 \\
-        --json bench/results/epoch_selection_cpu.json
+    .venv/bin/python experiments/epoch_selection.py bench/out/epochs/cnn bench/out/epochs/tc14 \\
+        --json experiments/results/epoch_selection_cpu.json
 
 Rules: ``best`` (highest val_accuracy, auricle's ``train.keep: best``), ``best_loss`` (lowest val
 loss), ``last`` (``train.keep: last``), ``swaK`` (weights averaged over the last K epochs, batch-norm
@@ -38,7 +38,7 @@ def epoch_probs(root: Path, spk: str):
     if not weights:
         return None
     from auricle.evaluation import predict_probs
-    from ensemble_loso import fold_data  # bench/ is the script's directory
+    from ensemble_loso import fold_data  # experiments/ is the script's directory
 
     r, data = fold_data(run_dir, ("test", "val"))
     out = {}

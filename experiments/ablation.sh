@@ -3,7 +3,7 @@
 # each transform family of the default chain alone vs the full chain, same seeds, same epochs.
 # A cheaper proxy of the default recipe (TC-ResNet8, 15 epochs) so the 7 x 6 folds fit in ~30 min
 # on 2 cores; everything else (features, band limit, optimizer, schedule) is the default recipe.
-#   bash bench/ablation.sh [path/to/fsdd]        -> table with test and validation-speaker means
+#   bash experiments/ablation.sh [path/to/fsdd]        -> table with test and validation-speaker means
 set -eu
 DATA=${1:-../shared/data/fsdd}
 OUT=${OUT:-bench/out/ablation}

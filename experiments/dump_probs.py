@@ -9,10 +9,10 @@ speaker are 20 kB.  For each ``label=DIR`` (one run per test speaker under ``DIR
 ``s.val_groups`` (the run's validation speakers), and ``labels`` (class order).  With ``--shifts MS``
 it also stores ``s.test.p_tta`` / ``s.val.p_tta``: the same run wrapped with test-time shifts of
 +-MS (:func:`auricle.models.tta.shift_average`, as ``train.tta_shift_ms`` does).
-``bench/ensemble_loso.py`` reads such a file in place of a run folder (``label=OUT/label.npz``, or
+``experiments/ensemble_loso.py`` reads such a file in place of a run folder (``label=OUT/label.npz``, or
 ``label=OUT/label.npz:tta`` for the shifted probabilities).  Run by hand, e.g.:
 
-    .venv/bin/python bench/dump_probs.py resnet=bench/out/zoo/resnet --out bench/results/probs --shifts 50
+    .venv/bin/python experiments/dump_probs.py resnet=bench/out/zoo/resnet --out experiments/results/probs --shifts 50
 """
 from __future__ import annotations
 

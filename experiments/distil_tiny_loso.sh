@@ -8,10 +8,10 @@
 #      (weight 0.7: targets are 0.3 x labels + 0.7 x the teacher's probabilities on each
 #      augmented batch; the teacher's test-time shifts are left out, auricle.models.tta.without_shifts).
 # Each student is one 20,190-parameter network; only its training used the teacher.
-# Stop 18 (bench/RESULTS.md): teacher 91.6%; students 89.1 / 89.3 / 91.1%, mean 89.8%, against
+# Stop 18 (docs/experiments): teacher 91.6%; students 89.1 / 89.3 / 91.1%, mean 89.8%, against
 # 89.5% for the same recipe without a teacher.
 # Cost on 2 cores, two folds at a time: step 1 about 75 min, step 3 about 115 min.
-#   bash bench/distil_tiny_loso.sh [FSDD_DIR] [OUT]        (defaults: ../shared/data/fsdd, bench/out/distil)
+#   bash experiments/distil_tiny_loso.sh [FSDD_DIR] [OUT]        (defaults: ../shared/data/fsdd, bench/out/distil)
 # then: .venv/bin/python bench/bench_zoo.py --table OUT/students/results.jsonl
 set -eu
 DATA=${1:-../shared/data/fsdd}

@@ -1,6 +1,6 @@
 """Other test-time copies on finished FSDD leave-one-speaker-out runs: more shifts, and tempo.
 
-``bench/tta_loso.py`` measures one +-shift set at a time on runs trained without test-time shifts.
+``experiments/tta_loso.py`` measures one +-shift set at a time on runs trained without test-time shifts.
 This one takes runs trained *with* them (``--recipe tiny``), unwraps the plain network
 (:func:`auricle.models.tta.without_shifts`) and scores each fold's validation and test speaker
 with these averages of copies of the features (frames shifted with the edge frame repeated;
@@ -11,7 +11,7 @@ tempo as the frame axis stretched about the clip's centre by linear interpolatio
 
 Run by hand (stop 18: ``DIR`` = the 160-epoch `--recipe tiny` runs with the validation protocol):
 
-    .venv/bin/python bench/tta_variants_loso.py DIR [DIR ...] --out tta_variants.jsonl
+    .venv/bin/python experiments/tta_variants_loso.py DIR [DIR ...] --out tta_variants.jsonl
 """
 from __future__ import annotations
 

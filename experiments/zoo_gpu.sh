@@ -2,9 +2,9 @@
 # FSDD leave-one-speaker-out for the whole model zoo and the augmentation ablation, in one go,
 # on a many-core machine with a GPU: Keras on the JAX backend (our models use keras.ops only),
 # 14 folds trained at a time.  Needs keras, soundfile and soxr importable (carried as wheels
-# to the GPU machine; see bench/RESULTS.md).  On this repo's 2-core CPU machine the same table
+# to the GPU machine; see docs/experiments).  On this repo's 2-core CPU machine the same table
 # takes ~5 hours; there, run bench/bench_zoo.py per model instead.
-#   DATA=path/to/fsdd OUT=bench/out/zoo_gpu JOBS=14 DEADLINE=420 bash bench/zoo_gpu.sh
+#   DATA=path/to/fsdd OUT=bench/out/zoo_gpu JOBS=14 DEADLINE=420 bash experiments/zoo_gpu.sh
 # (EXTRA="--set train.epochs=1 --folds nicolas" for a quick check)
 set -u
 DATA=${DATA:-../shared/data/fsdd}

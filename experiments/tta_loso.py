@@ -7,7 +7,7 @@ shifted by each offset, edge frames repeated, probabilities averaged) and prints
 test accuracy per fold, without and with each shift set (give it runs trained without
 ``train.tta_shift_ms``; validation only where the run had a validation split).  Run by hand, e.g.:
 
-    .venv/bin/python bench/tta_loso.py tiny=bench/out/zoo/resnet_tiny --shifts 50 --out tta.jsonl
+    .venv/bin/python experiments/tta_loso.py tiny=bench/out/zoo/resnet_tiny --shifts 50 --out tta.jsonl
 """
 from __future__ import annotations
 

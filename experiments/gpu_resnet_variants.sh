@@ -3,10 +3,10 @@
 # speakers, best validation epoch) and refit (five training speakers, last epoch), on a lent GPU
 # machine (one GPU, 16 cores): 24 folds, 12 at a time, Keras on the JAX backend.  On such a
 # machine the CPU-side augmentation is the bottleneck, so a wider network costs little more.
-# The runs stay on the machine; their probabilities come back as bench/dump_probs.py files,
-# which bench/ensemble_loso.py combines with runs trained elsewhere.
-#   bash bench/gpu_resnet_variants.sh            (wheels in .whl, FSDD in .fsdd, both carried)
-#   bash bench/gpu_resnet_variants.sh "LABEL=MODEL;KEY=VALUE;..." ...   (other specs, bench_zoo.py --spec
+# The runs stay on the machine; their probabilities come back as experiments/dump_probs.py files,
+# which experiments/ensemble_loso.py combines with runs trained elsewhere.
+#   bash experiments/gpu_resnet_variants.sh            (wheels in .whl, FSDD in .fsdd, both carried)
+#   bash experiments/gpu_resnet_variants.sh "LABEL=MODEL;KEY=VALUE;..." ...   (other specs, bench_zoo.py --spec
 #        syntax; each label's probabilities are dumped; stop 17: the ResNet with 80 epochs and tempo)
 # BUDGET (s): when training must stop, to leave time for the dumps (the device allows 600 s a command).
 set -u
@@ -41,7 +41,7 @@ kill $ZOO 2>/dev/null; pkill -f "auricle train" 2>/dev/null
 echo "training phase ended at $(( $(date +%s) - T0 )) s"
 cp "$RUNS/results.jsonl" "$OUT/" 2>/dev/null
 for label in "${LABELS[@]}"; do
-  python3 bench/dump_probs.py "$label=$RUNS/$label" --out "$OUT/probs" --shifts 50 > "$OUT/dump_$label.log" 2>&1 &
+  python3 experiments/dump_probs.py "$label=$RUNS/$label" --out "$OUT/probs" --shifts 50 > "$OUT/dump_$label.log" 2>&1 &
 done
 wait
 cat "$OUT"/dump_*.log > "$OUT/dump.log"; rm -f "$OUT"/dump_*.log
