@@ -67,7 +67,7 @@ def evaluate_caches(sep, cache, out_dir, *, history=None, cfg=None, console=None
                                   seconds=min(10.0, mix.shape[-1] / p.sr))
     write_report(out_dir, p, summary, methods, speed, history=history, cfg=cfg)
     if console is not None:
-        console.print(metrics.format_table(summary, stems=p.stems, methods=methods))
+        console.print(metrics.format_table(summary, stems=p.stems, methods=methods), soft_wrap=True, markup=False)
         console.print(f"separated {audio:.0f} s of audio in {seconds:.1f} s "
                       f"({speed['realtime_factor']:.0f}x real time, {sep.runtime})")
     return summary

@@ -51,8 +51,8 @@ class SeparationConfig:
     preset: str = "4stems-small"
     preset_overrides: dict = field(default_factory=dict)
     layout: str = "auto"
-    epochs: int = 30
-    steps_per_epoch: int = 60
+    epochs: int = 8
+    steps_per_epoch: int = 30
     batch_size: int = 8
     lr: float = 1e-3
     train_frames: int | None = None          # patch length in training (default: the preset's frames)
