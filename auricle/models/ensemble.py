@@ -7,20 +7,18 @@ predicts, evaluates, streams (windowed) and exports like any other:
 * ``model: {name: ensemble, options: {members: [cnn, tc_resnet14]}}``: ``auricle train`` trains
   each member as its own run under ``RUN/members/`` (its own best epoch, report and resume
   point), then averages them (:func:`train_separately`).  ``fit: together`` instead fits the
-  averaged model as one network (one loss on the averaged probabilities): on FSDD
-  leave-one-speaker-out that scored 83.8% on test speakers (90.8% validation) against 88.5%
-  (91.2%) for the same pair trained separately, so separately is the default;
+  averaged model as one network (one loss on the averaged probabilities); its members co-adapt
+  and score lower on unseen speakers, so separately is the default (docs/experiments/ensembles.md);
 * :func:`combine_runs` (``auricle ensemble RUN RUN ... --out DIR``) averages runs that were
   trained separately, after checking they share labels and features.
 
-Why: on FSDD leave-one-speaker-out the 2-D ``cnn`` and the temporal ``tc_resnet14`` fail on
-different speakers (george: 84% vs 69%; lucas: 88% vs 95%), and the average of the two
-separately trained runs scored 88.5% against 85.7% and 85.3% alone (bench/RESULTS.md).
+Why: networks of different kinds fail on different speakers, so their average beats each of
+them (figures: docs/experiments/ensembles.md, docs/experiments/resnet-ensembles.md).
 
 ``validation: rotate`` lets members after the first validate on other training groups (and
-train on the run's validation groups), for data with few speakers: on FSDD it gained 0 to 1.5
-points (two cnns: 87.9% vs 86.4%), within run-to-run noise, and leaves the ensemble without a
-held-out validation figure, so it is an option, not the default.
+train on the run's validation groups), for data with few speakers; its gain is within run-to-run
+noise and it leaves the ensemble without a held-out validation figure, so it is an option, not
+the default.
 """
 from __future__ import annotations
 

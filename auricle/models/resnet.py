@@ -103,10 +103,7 @@ def resnet_tiny(input_shape, n_classes, *, blocks=(1, 1, 1, 1), filters=(64, 128
     """The :func:`resnet` builder with small defaults (a "ResNet-10" at 1/16 width: ~20K parameters
     for 10 classes on 40 mel bands), for devices and as a distillation student (``train.teacher``).
 
-    On FSDD (leave one speaker out, the default recipe's features and augmentation) it scores
-    85.4% mean (88.3% trained on all five other speakers, 89.0% with 80 epochs), against 81.7%
-    for DS-CNN-S (24K parameters, 20x the multiply-adds) and 85.7% for the course cnn (148K);
-    bench/RESULTS.md.
+    FSDD figures against DS-CNN-S and the course cnn: docs/experiments/small-models.md.
 
     Examples
     --------

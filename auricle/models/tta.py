@@ -7,10 +7,7 @@ The average is part of the saved ``.keras`` model (shared weights, no new parame
 ``auricle predict``, ``evaluate``, ``ensemble`` and ONNX/TFLite export all see the same thing;
 inference costs one forward pass per copy.
 
-Measured on FSDD leave one speaker out with +-50 ms (``bench/tta_loso.py``, ``bench/RESULTS.md``):
-six resnet_tiny variants moved by -0.5 to +0.5 points on validation speakers (mean +0.15) and
-+0.1 to +1.5 on test speakers; the default ensemble did not move.  So it is off by default and on
-in ``--recipe tiny`` only.
+Off by default, on in ``--recipe tiny`` only: figures in docs/experiments/test-time-augmentation.md.
 """
 from __future__ import annotations
 
