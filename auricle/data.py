@@ -208,8 +208,7 @@ def band_limit(cfg, items, *, console=None) -> float | None:
 
     8 kHz recordings (telephone speech, FSDD) resampled to a 16 kHz front end hold nothing
     above 4 kHz; mel bands up there carry only resampler noise, which per-clip normalization
-    then blows up into a channel fingerprint.  On FSDD leave-one-speaker-out (TC-ResNet8 proxy,
-    validation speakers) capping fmax at 4 kHz raised accuracy from 74.9% to 79.8%.  With
+    then blows up into a channel fingerprint (FSDD figures: docs/experiments/features.md).  With
     ``data.band_limit: auto`` (the default) the highest native rate among ``items`` (file
     headers only) sets ``fmax = min(fmax, rate / 2)``; the value is written into
     ``cfg.features`` so the saved config, evaluation and inference use it too.  Returns the new
@@ -269,8 +268,8 @@ def noise_floor(cfg, items, *, console=None, max_files: int = 300, margin_db: fl
     take the median, add ``margin_db`` and round to 10 dB, within [30, 80].  Recordings whose
     quiet parts are digital silence (synthetic data, the demo) keep the preset's value.  The
     value is written into ``cfg.features`` (saved with the run, used by evaluation and
-    inference).  On FSDD (median floor ~27 dB) this gives 40: validation speakers 85.1% (80) ->
-    88.1% (40); 30 gave 86.4%.  Returns the new top_db, or None when nothing changed.
+    inference).  On FSDD (median floor ~27 dB) this gives 40 (figures: docs/experiments/features.md).
+    Returns the new top_db, or None when nothing changed.
     """
     from auricle.audio import load_native
     from auricle.errors import AudioError

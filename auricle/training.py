@@ -11,7 +11,7 @@ The run directory is the unit of work::
                           with train.ema the model there holds the averaged weights and
                           raw_weights.npz the raw ones
     RUN/epochs/           every epoch's weights, only with AURICLE_KEEP_EPOCH_WEIGHTS=1 (for
-                          studies of epoch selection: bench/epoch_selection.py)
+                          studies of epoch selection: experiments/epoch_selection.py)
     RUN/metrics.json, per_class.csv, confusion.png, curves.png, report.md   (see auricle.evaluation)
 """
 from __future__ import annotations
