@@ -36,7 +36,8 @@ class DataConfig:
     test_groups: list | None = None  # explicit held-out groups, e.g. [jackson]
     val_groups: list | None = None
     crop: str = "center"             # fix-length policy for clips (center/start/random)
-    window_hop: float | None = None  # seconds; cut long files into windows (after splitting)
+    window_hop: float | str | None = "auto"  # seconds between windows cut from long files (after splitting);
+                                     # auto: half a window when the median recording is >= 1.5 windows, else none
     variable_length: bool = False    # pad short clips at the end and mask the padding (sequence models)
     trim_db: float | None = None     # trim leading/trailing silence (dB below the loudest frame) before cropping
     drop_silent_db: float | None = None  # with window_hop: drop windows this many dB below the loudest window
@@ -145,6 +146,10 @@ class RunConfig:
             raise ConfigError(f"data.split_by must be 'group' or 'item', got '{d.split_by}'")
         if not isinstance(self.model, dict) or "name" not in self.model:
             raise ConfigError("model must be a mapping with a 'name'", fix="e.g. model: {name: cnn, options: {}}")
+        wh = d.window_hop
+        if not (wh is None or wh == "auto" or (isinstance(wh, (int, float)) and not isinstance(wh, bool) and wh > 0)):
+            raise ConfigError(f"data.window_hop must be auto, null or a positive number of seconds, got {wh!r}",
+                              fix="auto cuts recordings longer than the window into windows; null crops them")
         if d.band_limit not in ("auto", "off"):
             raise ConfigError(f"data.band_limit must be 'auto' or 'off', got {d.band_limit!r}")
         if d.noise_floor not in ("auto", "off"):

@@ -299,12 +299,72 @@ def noise_floor(cfg, items, *, console=None, max_files: int = 300, margin_db: fl
     return new
 
 
+def recording_seconds(items, *, max_files: int = 4000) -> np.ndarray:
+    """Durations in seconds of (up to ``max_files`` evenly spaced) ``items``, from the file headers."""
+    from auricle.audio import info
+    from auricle.errors import AudioError
+
+    items = list(items)
+    step = max(1, len(items) // max_files)
+    out = []
+    for it in items[::step]:
+        try:
+            h = info(it.path)
+        except AudioError:  # reported (or skipped) by featurization
+            continue
+        out.append(h.frames / h.samplerate)
+    return np.asarray(out, dtype=float)
+
+
+#: ``data.window_hop: auto`` cuts recordings into windows when the median one is this many windows long.
+LONG_CLIPS = 1.5
+
+
+def window_hop(cfg, items, *, console=None) -> float | None:
+    """Settle ``data.window_hop: auto`` (the default) from the recordings' lengths (file headers).
+
+    When the median recording is at least :data:`LONG_CLIPS` times the model's window
+    (``features.duration``), every recording is cut into windows of that length every half
+    window -- after splitting, so the windows of one recording stay in its split -- instead of
+    being cropped to one window; evaluation then scores windows and recordings (window
+    probabilities averaged, as ``auricle predict`` does).  One-second keyword clips (and FSDD's
+    shorter digits) keep one row per file.  The value is written into ``cfg.data.window_hop`` (so
+    config.yaml, features.json and ``predict`` use it) and returned; a number or null is kept.
+    """
+    if cfg.data.window_hop != "auto":
+        return cfg.data.window_hop
+    fcfg = cfg.feature_config()
+    secs = recording_seconds([it for it in items if not str(it.label).startswith("_")])
+    hop = None
+    if len(secs):
+        med, win = float(np.median(secs)), fcfg.duration
+        if med >= LONG_CLIPS * win:
+            hop = round(win / 2, 6)
+            if console is not None:
+                console.print(f"long recordings: median {med:.1f} s against a {win:g} s window, so each is cut into "
+                              f"{win:g} s windows every {hop:g} s after splitting (data.window_hop: {hop:g}; null crops "
+                              "instead); evaluation scores windows and recordings")
+        elif console is not None:
+            if secs.max() < 0.5 * win:
+                console.print(f"[yellow]every recording is shorter than half the {win:g} s window (longest "
+                              f"{secs.max():.2f} s): they are zero-padded; a shorter features.duration (e.g. "
+                              f"--set features.duration={max(0.1, round(float(secs.max()), 1)):g}) fits them[/yellow]")
+            n_long = int((secs > win * 1.05).sum())
+            if n_long and n_long >= 0.05 * len(secs):
+                console.print(f"{n_long} of {len(secs)} recordings are longer than the {win:g} s window and are "
+                              f"cropped (median {med:.2f} s; --set data.window_hop={win / 2:g} windows them)")
+    cfg.data.window_hop = hop
+    return hop
+
+
 def prepare(cfg, *, progress: bool = True, with_train_waves: bool = False, dataset=None) -> tuple[Prepared, object]:
     """Index, split and featurize everything a run needs.  Returns ``(Prepared, dataset)``."""
     fcfg = cfg.feature_config()
     ds = dataset if dataset is not None else load_dataset(cfg.data, progress=progress, cache_dir=cfg.train.cache_dir,
                                                           sr=fcfg.sr, duration=fcfg.n_samples / fcfg.sr)
     labels = list(ds.labels)
+    if cfg.data.window_hop == "auto":  # callers that did not settle it (training does, and prints why)
+        window_hop(cfg, [it for it in ds.items if it.split == "train"])
     splits, failures = {}, []
     for name in ("train", "val", "test"):
         items = [it for it in ds.items if it.split == name]

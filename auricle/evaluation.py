@@ -100,6 +100,32 @@ def file_level(probs: np.ndarray, y: np.ndarray, file_index: np.ndarray) -> tupl
     return agg, yf
 
 
+def recording_metrics(probs: np.ndarray, y: np.ndarray, file_index: np.ndarray, labels: list[str]) -> dict | None:
+    """Metrics per recording when some recording was cut into several windows, else None.
+
+    A recording's answer is the mean of its windows' probabilities, as ``auricle predict``
+    (:func:`auricle.inference.summarize`, ``aggregate="mean"``) gives it."""
+    file_index = np.asarray(file_index)
+    if len(np.unique(file_index)) == len(file_index):
+        return None
+    pf, yf = file_level(probs, y, file_index)
+    return compute_metrics(yf, pf, labels)
+
+
+def _brief(m: dict) -> dict:
+    return {k: m[k] for k in ("n", "accuracy", "macro_f1")}
+
+
+def _split_metrics(probs, arr, labels) -> dict:
+    """Per-window metrics of a split, with ``per_recording`` (and the older ``file_level``) when windowed."""
+    m = compute_metrics(arr.y, probs, labels)
+    rec = recording_metrics(probs, arr.y, arr.file_index, labels)
+    if rec is not None:
+        m["per_recording"] = rec
+        m["file_level"] = _brief(rec)
+    return m
+
+
 def per_class_csv(metrics: dict, path) -> None:
     rows = ["label,precision,recall,f1,support"]
     for lab, m in metrics["per_class"].items():
@@ -112,20 +138,19 @@ def evaluate_prepared(model, prep, run_dir, *, cfg, info: dict, console=None) ->
     run_dir = Path(run_dir)
     results = {}
     for name, arr in prep.splits.items():
-        probs = predict_probs(model, arr.x)
-        m = compute_metrics(arr.y, probs, prep.labels)
-        if len(np.unique(arr.file_index)) < len(arr.file_index):
-            pf, yf = file_level(probs, arr.y, arr.file_index)
-            m["file_level"] = {k: v for k, v in compute_metrics(yf, pf, prep.labels).items() if k in ("n", "accuracy", "macro_f1")}
-        results[name] = m
+        results[name] = _split_metrics(predict_probs(model, arr.x), arr, prep.labels)
     main = next(k for k in ("test", "val", "val_seen", "train") if k in results)
     history = _read_history(run_dir / "history.csv")
-    out = {"evaluated_on": main, **{k: v for k, v in results[main].items()}, "splits": {
-        k: {"n": v["n"], "accuracy": v["accuracy"], "macro_f1": v["macro_f1"]} for k, v in results.items()},
-        "run": info}
+    splits = {k: {**_brief(v), **({"per_recording": _brief(v["per_recording"])} if "per_recording" in v else {})}
+              for k, v in results.items()}
+    out = {"evaluated_on": main, **{k: v for k, v in results[main].items()}, "splits": splits, "run": info}
     _write_json(run_dir / "metrics.json", out)
     per_class_csv(results[main], run_dir / "per_class.csv")
-    plot_confusion(results[main]["confusion"], prep.labels, run_dir / "confusion.png", title=f"{main} split")
+    plot_confusion(results[main]["confusion"], prep.labels, run_dir / "confusion.png",
+                   title=f"{main} split" + (", windows" if "per_recording" in results[main] else ""))
+    if "per_recording" in results[main]:
+        plot_confusion(results[main]["per_recording"]["confusion"], prep.labels, run_dir / "confusion_recordings.png",
+                       title=f"{main} split, recordings")
     plot_curves(history, run_dir / "curves.png", best_epoch=info.get("kept_epoch", info.get("best_epoch")),
                 label="kept epoch" if info.get("keep") == "last" else "best epoch")
     write_report(run_dir, cfg, out, results, info)
@@ -166,16 +191,20 @@ def evaluate_run(run_dir, dataset=None, *, layout="auto", out_dir=None, console=
                            cache_dir=cfg.train.cache_dir, workers=cfg.train.workers, progress=progress,
                            silence=run.silence, variable_length=run.variable_length)
     probs = predict_probs(run.model, arr.x)
-    m = compute_metrics(arr.y, probs, run.labels)
-    if len(np.unique(arr.file_index)) < len(arr.file_index):
-        pf, yf = file_level(probs, arr.y, arr.file_index)
-        m["file_level"] = {k: v for k, v in compute_metrics(yf, pf, run.labels).items() if k in ("n", "accuracy", "macro_f1")}
+    m = _split_metrics(probs, arr, run.labels)
+    if "per_recording" in m:  # which recording each answer is, for comparing with `auricle predict`
+        pf, _ = file_level(probs, arr.y, arr.file_index)
+        m["recordings"] = [{"path": arr.paths[f], "label": run.labels[int(p.argmax())], "probability": float(p.max())}
+                           for f, p in zip(np.unique(arr.file_index), pf)]
     m["skipped_files"] = [list(f) for f in fails]
     out = Path(out_dir) if out_dir else Path(run_dir) / f"eval-{name}"
     out.mkdir(parents=True, exist_ok=True)
     _write_json(out / "metrics.json", m)
     per_class_csv(m, out / "per_class.csv")
-    plot_confusion(m["confusion"], run.labels, out / "confusion.png", title=name)
+    plot_confusion(m["confusion"], run.labels, out / "confusion.png", title=name + (", windows" if "per_recording" in m else ""))
+    if "per_recording" in m:
+        plot_confusion(m["per_recording"]["confusion"], run.labels, out / "confusion_recordings.png",
+                       title=f"{name}, recordings")
     if console is not None:
         _print_summary(console, m, out)
     return m
@@ -199,16 +228,33 @@ def write_report(run_dir: Path, cfg, metrics: dict, results: dict, info: dict) -
 
     lines = [f"# auricle run: {cfg.name}", ""]
     main = metrics["evaluated_on"]
-    lines += [f"**{main} accuracy {metrics['accuracy']:.2%}**, macro-F1 {metrics['macro_f1']:.3f} "
-              f"on {metrics['n']} examples; model `{cfg.model['name']}` with {info['params']:,} parameters; "
+    rec = metrics.get("per_recording")
+    if rec:
+        head = (f"**{main} accuracy {rec['accuracy']:.2%} per recording**, macro-F1 {rec['macro_f1']:.3f} on "
+                f"{rec['n']} recordings ({metrics['accuracy']:.2%} per window on {metrics['n']} windows of "
+                f"{cfg.feature_config().duration:g} s every {cfg.data.window_hop} s, a recording's window "
+                "probabilities averaged as `auricle predict` does)")
+    else:
+        head = f"**{main} accuracy {metrics['accuracy']:.2%}**, macro-F1 {metrics['macro_f1']:.3f} on {metrics['n']} examples"
+    lines += [f"{head}; model `{cfg.model['name']}` with {info['params']:,} parameters; "
               f"{kept_text(info)}; "
               f"training {info['train_seconds']:.0f}s, wall {info['wall_seconds']:.0f}s.", ""]
-    lines += ["| split | examples | accuracy | macro-F1 |", "|---|---:|---:|---:|"]
-    for k, v in results.items():
-        lines.append(f"| {k} | {v['n']} | {v['accuracy']:.2%} | {v['macro_f1']:.3f} |")
+    if any("per_recording" in v for v in results.values()):
+        lines += ["| split | windows | accuracy per window | recordings | accuracy per recording | macro-F1 per recording |",
+                  "|---|---:|---:|---:|---:|---:|"]
+        for k, v in results.items():
+            r = v.get("per_recording") or v  # a split without long recordings: one window per recording
+            lines.append(f"| {k} | {v['n']} | {v['accuracy']:.2%} | {r['n']} | {r['accuracy']:.2%} | {r['macro_f1']:.3f} |")
+    else:
+        lines += ["| split | examples | accuracy | macro-F1 |", "|---|---:|---:|---:|"]
+        for k, v in results.items():
+            lines.append(f"| {k} | {v['n']} | {v['accuracy']:.2%} | {v['macro_f1']:.3f} |")
     lines += ["", "## Learning curves", "", "![curves](curves.png)", "",
-              f"## Confusion matrix ({main})", "", "![confusion](confusion.png)", "",
-              f"## Per-class metrics ({main})", "", "| label | precision | recall | F1 | support |",
+              f"## Confusion matrix ({main})", "", "![confusion](confusion.png)", ""]
+    if rec:
+        lines += [f"Per recording: ![confusion per recording](confusion_recordings.png)", ""]
+    lines += [
+              f"## Per-class metrics ({main}{', per window' if rec else ''})", "", "| label | precision | recall | F1 | support |",
               "|---|---:|---:|---:|---:|"]
     for lab, m in results[main]["per_class"].items():
         lines.append(f"| {lab} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {m['support']} |")
@@ -255,7 +301,12 @@ def _write_json(path: Path, obj) -> None:
 def _print_summary(console, m: dict, where) -> None:
     from rich.table import Table
 
-    t = Table(title=f"accuracy {m['accuracy']:.2%}  macro-F1 {m['macro_f1']:.3f}  (n={m['n']})")
+    rec = m.get("per_recording")
+    title = f"accuracy {m['accuracy']:.2%}  macro-F1 {m['macro_f1']:.3f}  (n={m['n']})"
+    if rec:
+        title = (f"per recording: accuracy {rec['accuracy']:.2%}  macro-F1 {rec['macro_f1']:.3f}  (n={rec['n']})\n"
+                 f"per window: {title}")
+    t = Table(title=title)
     for c in ("label", "precision", "recall", "F1", "support"):
         t.add_column(c, justify="right" if c != "label" else "left")
     for lab, v in m["per_class"].items():

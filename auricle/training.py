@@ -688,17 +688,19 @@ def train(cfg: RunConfig, run_dir: str | Path, *, overwrite: bool = False, resum
 
 
 def resolve_auto_settings(cfg, *, console, progress: bool = True):
-    """Settle ``data.band_limit: auto`` and ``data.noise_floor: auto`` into ``cfg.features``.
+    """Settle ``data.band_limit: auto`` and ``data.noise_floor: auto`` into ``cfg.features`` and
+    ``data.window_hop: auto`` into ``cfg.data`` (:func:`auricle.data.window_hop`).
     Returns the indexed dataset when it had to be read (``prepare`` reuses it), else None."""
     from auricle import data as data_mod
 
-    if cfg.data.band_limit != "auto" and cfg.data.noise_floor != "auto":
+    if cfg.data.band_limit != "auto" and cfg.data.noise_floor != "auto" and cfg.data.window_hop != "auto":
         return None
     fcfg0 = cfg.feature_config()
     dataset = data_mod.load_dataset(cfg.data, progress=progress, cache_dir=cfg.train.cache_dir,
                                     sr=fcfg0.sr, duration=fcfg0.n_samples / fcfg0.sr)
     data_mod.band_limit(cfg, dataset.items, console=console)
     data_mod.noise_floor(cfg, [it for it in dataset.items if it.split == "train"], console=console)
+    data_mod.window_hop(cfg, [it for it in dataset.items if it.split == "train"], console=console)
     return dataset
 
 

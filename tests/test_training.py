@@ -843,3 +843,52 @@ def test_ema_setting_is_checked_and_trains(trained, tmp_path):
 
     assert load_run(tmp_path / "ema").config.train.ema == 0.99  # recorded, so the run can be repeated
     assert m["run"]["epochs_run"] == 2
+
+
+def test_long_recordings_are_windowed_by_default_and_predict_agrees_per_recording(tmp_path):
+    """Recordings 4 windows long: training cuts them into windows after splitting (no flag), metrics.json
+    and the report give per-window and per-recording figures, and `predict` gives each test recording
+    the label and probability evaluation averaged for it."""
+    from auricle.evaluation import evaluate_run
+    from auricle.inference import load_run, predict_files
+    from auricle.training import train
+
+    rng = np.random.default_rng(3)
+    root = tmp_path / "long"
+    rows = ["path,label,group"]
+    for g in range(6):
+        for c in ("low", "high", "noise"):
+            rel = f"{c}/rec{g}.wav"
+            (root / c).mkdir(parents=True, exist_ok=True)
+            sf.write(root / rel, np.concatenate([_clip(c, rng) for _ in range(4)]), SR)  # 2 s = 4 windows
+            rows.append(f"{rel},{c},rec{g}")
+    (root / "manifest.csv").write_text("\n".join(rows) + "\n")
+    cfg = small_config(root, tmp_path, epochs=4)
+    assert cfg.data.window_hop == "auto"
+    run = tmp_path / "run"
+    m = train(cfg, run)
+    assert RunConfig.load(run / "config.yaml").data.window_hop == 0.25  # half the 0.5 s window, recorded
+    assert json.loads((run / "features.json").read_text())["window_hop"] == 0.25
+    rec = m["per_recording"]
+    assert rec["n"] == 6 and m["n"] > 6 * 6  # 2 test recordings a class, 7 windows each
+    assert m["splits"]["test"]["per_recording"]["n"] == 6 and sum(v["per_recording"]["n"] for v in m["splits"].values()) == 18
+    assert rec["accuracy"] >= 5 / 6
+    report = (run / "report.md").read_text()
+    assert "per recording" in report and "accuracy per window" in report and (run / "confusion_recordings.png").exists()
+    ev = evaluate_run(run, progress=False)
+    assert ev["per_recording"]["accuracy"] == pytest.approx(rec["accuracy"])
+    preds = predict_files(load_run(run), [r["path"] for r in ev["recordings"]], top_k=1)
+    for r, p in zip(ev["recordings"], preds):
+        assert p.top[0][0] == r["label"] and p.top[0][1] == pytest.approx(r["probability"], abs=1e-5)
+
+
+def test_one_second_clips_keep_one_row_per_file(tmp_path):
+    """data.window_hop: auto leaves clips no longer than the window alone (keyword data: unchanged)."""
+    from auricle import data as data_mod
+
+    root = make_dataset(tmp_path / "d", groups=2, per=1)
+    cfg = small_config(root, tmp_path)
+    ds = data_mod.load_dataset(cfg.data, progress=False)
+    assert data_mod.window_hop(cfg, ds.items) is None and cfg.data.window_hop is None
+    with pytest.raises(Exception, match="window_hop"):
+        RunConfig.from_dict({"data": {"window_hop": "sometimes"}})

@@ -115,13 +115,18 @@ def train_classic(cfg: RunConfig, run_dir, *, overwrite: bool = False, console=N
     cfg.validate()
     build_classic(cfg, 1, 2)  # unknown model / options fail before anything is written
     prepare_run_dir(run_dir, overwrite=overwrite, resume=False)
-    cfg.save(run_dir / "config.yaml")
-
     t_start = time.time()
     console.print(f"[bold]auricle train[/bold] (classic) -> {run_dir}")
     wcfg = _waveform_run_config(cfg)
     wfc = wcfg.feature_config()
-    prep, ds = data_mod.prepare(wcfg, progress=progress)
+    dataset = None
+    if cfg.data.window_hop == "auto":  # long recordings -> windows, settled before config.yaml is written
+        dataset = data_mod.load_dataset(wcfg.data, progress=progress, cache_dir=cfg.train.cache_dir, sr=wfc.sr,
+                                        duration=wfc.duration)
+        wcfg.data.window_hop = cfg.data.window_hop = data_mod.window_hop(
+            wcfg, [it for it in dataset.items if it.split == "train"], console=console)
+    cfg.save(run_dir / "config.yaml")
+    prep, ds = data_mod.prepare(wcfg, progress=progress, dataset=dataset)
     if prep.failures:
         console.print(f"[yellow]skipped {len(prep.failures)} unreadable file(s)[/yellow] (first: "
                       f"{prep.failures[0][0]}: {prep.failures[0][1]}); use data.strict: true to fail instead")
