@@ -35,7 +35,8 @@ import scipy.fft
 from numpy.lib.stride_tricks import as_strided
 
 from auricle.errors import ConfigError
-from auricle.features import CMVN_EPS, FeatureConfig
+from auricle.features import (CMVN_EPS, REFINE_DB, FeatureConfig, apply_mel, dct_matrix, mel_plan, refine_frames,
+                              risky_frames, stft_plan)
 
 __all__ = ["StreamingFrontend", "as_float_packet", "streaming_exactness"]
 
@@ -148,8 +149,6 @@ class StreamingFrontend:
 
     def __init__(self, cfg: FeatureConfig, *, input_sr: int | None = None, nan_policy: str = "zero",
                  approximate: bool = True):
-        from auricle.features import _dct_checked, _mel_plan_checked, _stft_plan
-
         if not isinstance(cfg, FeatureConfig):
             raise ConfigError(f"cfg must be a FeatureConfig, got {type(cfg).__name__}")
         if cfg.kind == "waveform":
@@ -165,13 +164,13 @@ class StreamingFrontend:
         self.nan_policy = nan_policy
         self.sr = int(cfg.sr)
         self.input_sr = int(input_sr) if input_sr else self.sr
-        st = _stft_plan(cfg.n_fft, cfg.hop_length, cfg.win_length, cfg.window, cfg.center, "constant")
+        st = stft_plan(cfg.n_fft, cfg.hop_length, cfg.win_length, cfg.window, cfg.center, "constant")
         self._st = st
         self._mel = self._dct = None
         if cfg.kind in ("log_mel", "mfcc"):
-            self._mel = _mel_plan_checked(cfg.sr, cfg.n_fft, cfg.n_mels, cfg.fmin, cfg.fmax, False, "slaney")
+            self._mel = mel_plan(cfg.sr, cfg.n_fft, cfg.n_mels, cfg.fmin, cfg.fmax, False, "slaney")
         if cfg.kind == "mfcc":
-            self._dct = _dct_checked(cfg.n_mels, cfg.n_mfcc, 2, "ortho", 0)
+            self._dct = dct_matrix(cfg.n_mels, cfg.n_mfcc, 2, "ortho", 0)
         self.bins = cfg.n_bins
         self.hop = st.hop
         self._pad = st.n_fft // 2 if st.center else 0
@@ -179,8 +178,6 @@ class StreamingFrontend:
         nf = st.n_freq
         self._ones = np.ones(nf, dtype=np.float32)
         wsum = self._mel.wsum if self._mel is not None else np.ones(nf)
-        from auricle.features import REFINE_DB
-
         power = float(cfg.power)
         self._power = power
         self._risk_coef = (wsum * (1.0 / (nf * 10.0 ** (REFINE_DB / 10.0))) ** (power / 2.0)).astype(np.float32)
@@ -321,8 +318,6 @@ class StreamingFrontend:
 
     def _features(self, view: np.ndarray) -> np.ndarray:
         """The offline engine's float32 path (+ float64 refinement) on ``view`` (1, k, win)."""
-        from auricle.features import _apply_mel, _refine, _risky
-
         st = self._st
         k = view.shape[1]
         nf = st.n_freq
@@ -345,27 +340,27 @@ class StreamingFrontend:
                 # BLAS takes another code path (gemv) for a single row, whose round-off differs
                 # from the offline batched product by 1 ulp; two rows take the gemm path.
                 two = np.empty((2, self._mel.n_mels), dtype=np.float32)
-                _apply_mel(np.repeat(P.reshape(1, nf), 2, axis=0), self._mel, two)
+                apply_mel(np.repeat(P.reshape(1, nf), 2, axis=0), self._mel, two)
                 S[0, 0] = two[0]
             else:
-                _apply_mel(P.reshape(k, nf), self._mel, S.reshape(k, self._mel.n_mels))
+                apply_mel(P.reshape(k, nf), self._mel, S.reshape(k, self._mel.n_mels))
         m = S.max()
         if not math.isfinite(float(m)):
             raise ConfigError("audio values are too large: the spectrum overflows float32",
                               fix="scale the audio to about [-1, 1]")
         np.maximum(self._max, m, out=self._max)
-        risky = _risky(S, E2, self._power, self._max, self._risk_coef, self._floor_fac, self._amin)
+        risky = risky_frames(S, E2, self._power, self._max, self._risk_coef, self._floor_fac, self._amin)
         if risky is not None and risky.any():
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 if self._mel is not None and np.count_nonzero(risky) == 1:
                     # as above: refine two copies so the mel product takes the gemm path
                     S2 = np.concatenate([S, S])
-                    _refine(S2, np.concatenate([risky, risky]), np.concatenate([view, view]), st,
-                            self._power, self._mel)
+                    refine_frames(S2, np.concatenate([risky, risky]), np.concatenate([view, view]), st,
+                                  self._power, self._mel)
                     S[...] = S2[:1]
                 else:
-                    _refine(S, risky, view, st, self._power, self._mel)
+                    refine_frames(S, risky, view, st, self._power, self._mel)
             np.maximum(self._max, S.max(), out=self._max)
         if self._top_fac is not None:
             floor = np.maximum(self._max * self._top_fac, self._amin)
