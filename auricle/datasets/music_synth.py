@@ -1,0 +1,312 @@
+"""Rendered instrument recordings: seeded melodies played by General MIDI instruments.
+
+There is no free, redistributable instrument-recognition set that can be fetched where auricle is
+tested, so this module *renders* one: every **source** is a seeded melody (tempo 60-160 bpm, a
+key, a rhythm, a contour, articulation, a dynamic shape: flat, crescendo, decrescendo or swell);
+each of :data:`INSTRUMENTS` plays it in a register of its own (drawn per recording inside the
+instrument's range; piano, guitar, organ and marimba sometimes add chord tones), rendered with the
+``fluidsynth`` program and a General MIDI soundfont through :func:`auricle.separation.demo.iter_rendered`
+(the renderer of the separation demo songs).
+
+Splits are disjoint twice over: by **source** (a melody is in one split only; the manifest's
+``group`` column is the source) and by **soundfont**: the test recordings are rendered with a
+soundfont that no training or validation recording uses (by default TimGM6mb; train and
+validation alternate FluidR3_GM and MuseScore_General_Lite), so a test score measures how a model
+transfers to other samples of the instruments -- another "recording" -- not how well it learnt
+one sample set.  Written::
+
+    out/{train,valid,test}/<instrument>/<source>.wav    mono 16-bit, peak -1..-12 dBFS
+    out/manifest.csv    path,label,group,split,soundfont,program,seed  (the manifest layout)
+    out/LICENSES.md     the soundfonts used and their licences
+
+fluidsynth renders deterministically, so the same seed and sizes write the same files.
+
+Examples
+--------
+>>> part = compose_phrase(7, "flute", seconds=4.0)
+>>> part.program == INSTRUMENTS["flute"][0] and len(part.notes) > 3
+True
+>>> lo, hi = INSTRUMENTS["flute"][1:3]
+>>> all(lo <= n.pitch <= hi for n in part.notes)
+True
+>>> compose_phrase(7, "flute", seconds=4.0) == part      # a function of its seed
+True
+"""
+from __future__ import annotations
+
+import csv
+import math
+import os
+import shutil
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+
+from auricle.errors import AuricleError, ConfigError
+
+#: instrument name -> (GM program, lowest and highest MIDI pitch it plays here, polyphonic)
+INSTRUMENTS: dict[str, tuple[int, int, int, bool]] = {
+    "piano": (0, 43, 88, True),         # acoustic grand
+    "guitar": (24, 40, 79, True),       # nylon acoustic guitar
+    "violin": (40, 55, 93, False),
+    "cello": (42, 36, 72, False),
+    "flute": (73, 60, 96, False),
+    "trumpet": (56, 54, 82, False),
+    "organ": (19, 36, 84, True),        # church organ
+    "clarinet": (71, 50, 89, False),
+    "saxophone": (65, 49, 81, False),   # alto sax
+    "marimba": (12, 45, 89, True),
+}
+SPLITS = ("train", "valid", "test")
+
+_MAJOR = (0, 2, 4, 5, 7, 9, 11)
+_MINOR = (0, 2, 3, 5, 7, 8, 10)
+_RHYTHMS = ((1, 1, 1, 1), (0.5, 0.5, 1, 2), (1.5, 0.5, 1, 1), (2, 1, 1), (0.5, 0.5, 0.5, 0.5, 1, 1),
+            (1, 0.5, 0.5, 2), (3, 1), (0.25, 0.25, 0.5, 1, 2), (0.5,) * 8, (4,))
+
+
+def _clip(v, lo=1, hi=127) -> int:
+    return int(min(hi, max(lo, round(v))))
+
+
+def compose_phrase(seed: int, instrument: str, *, seconds: float = 5.0, register_seed: int | None = None):
+    """The melody of source ``seed`` as ``instrument`` plays it: a :class:`~auricle.separation.demo.Part`.
+
+    Parameters
+    ----------
+    seed : int
+        The source: tempo, key, rhythm, contour, articulation and dynamics are drawn from it, so
+        every instrument plays the same tune.
+    instrument : str
+        A key of :data:`INSTRUMENTS`.
+    seconds : float
+        Length; notes start before ``seconds - 0.3``.
+    register_seed : int, optional
+        Seeds the instrument's register and chord choice (default: from ``seed`` and the program).
+
+    Returns
+    -------
+    Part
+        GM program of the instrument, pan centre, notes within the instrument's range.
+
+    Examples
+    --------
+    >>> p = compose_phrase(3, "cello", seconds=3.0)
+    >>> p.program, min(n.pitch for n in p.notes) >= 36
+    (42, True)
+    """
+    from auricle.separation.demo import Note, Part
+
+    if instrument not in INSTRUMENTS:
+        raise ConfigError(f"unknown instrument {instrument!r}", fix=f"use one of {', '.join(INSTRUMENTS)}")
+    program, lo, hi, poly = INSTRUMENTS[instrument]
+    rng = np.random.default_rng([int(seed), 11])
+    tempo = float(rng.uniform(60, 160))
+    beat = 60000.0 / tempo
+    scale = _MAJOR if rng.random() < 0.6 else _MINOR
+    legato = float(rng.choice((0.5, 0.75, 0.9, 0.98)))
+    base_vel = float(rng.uniform(45, 115))
+    shape = int(rng.integers(4))                  # flat, crescendo, decrescendo, swell
+    end_ms = int(seconds * 1000) - 300
+    # the tune as (start beat, beats, scale step from the tonic, accent), independent of the instrument
+    tune, pos, step = [], 0.0, 0
+    while pos * beat < end_ms:
+        rhythm = _RHYTHMS[int(rng.integers(len(_RHYTHMS)))]
+        for d in rhythm:
+            if rng.random() < 0.08:               # a rest
+                pos += d
+                continue
+            step = int(np.clip(step + rng.choice((-3, -2, -1, -1, 0, 1, 1, 2, 3, 4, -4)), -7, 9))
+            tune.append((pos, d, step, float(rng.normal(0, 6))))
+            pos += d
+    rr = np.random.default_rng([int(seed), program, 12] if register_seed is None else [int(register_seed), 12])
+    tonic = int(rr.integers(lo + 4, max(lo + 5, hi - 14)))
+    chords = poly and rr.random() < 0.5
+    notes = []
+    for start_b, d, s, accent in tune:
+        start = int(round(start_b * beat + rr.integers(-5, 6)))
+        if start >= end_ms or start < 0:
+            continue
+        frac = start / max(1, end_ms)
+        dyn = (0.0, -25 + 45 * frac, 20 - 45 * frac, 25 * math.sin(math.pi * frac) - 10)[shape]
+        vel = _clip(base_vel + dyn + accent, 20, 127)
+        octave, deg = divmod(s, 7)
+        pitch = tonic + 12 * octave + scale[deg]
+        while pitch > hi:
+            pitch -= 12
+        while pitch < lo:
+            pitch += 12
+        length = max(40, int(d * beat * legato))
+        notes.append(Note(start, length, int(pitch), vel))
+        if chords and start_b == int(start_b) and rr.random() < 0.6:
+            for k in (2, 4):
+                o2, d2 = divmod(s - k, 7)
+                p2 = tonic + 12 * o2 + scale[d2]
+                if lo <= p2 <= hi and p2 != pitch:
+                    notes.append(Note(start, length, int(p2), _clip(vel - 10, 20, 127)))
+    if not notes:                                 # a very short phrase: one long note
+        notes.append(Note(0, max(100, end_ms), int(min(hi, max(lo, tonic))), _clip(base_vel)))
+    return Part(program, 64, tuple(notes), modulation=int(rr.integers(0, 40)))
+
+
+def plan_recordings(*, n_train: int, n_valid: int, n_test: int, seed: int, instruments: Iterable[str],
+                    test_soundfont: str = "TimGM6mb") -> list[dict]:
+    """One row per recording: name, split, label, source (group), soundfont and seeds.
+
+    Every source is played by every instrument; train and valid alternate the two training
+    soundfonts (so each instrument is heard in both), test uses ``test_soundfont`` only.
+
+    Examples
+    --------
+    >>> rows = plan_recordings(n_train=2, n_valid=1, n_test=1, seed=0, instruments=["flute", "cello"])
+    >>> len(rows), sorted({r["soundfont"] for r in rows if r["split"] == "test"})
+    (8, ['TimGM6mb'])
+    >>> {r["group"] for r in rows if r["split"] == "train"} & {r["group"] for r in rows if r["split"] == "test"}
+    set()
+    """
+    from auricle.separation.demo import SOUNDFONTS
+
+    if test_soundfont not in SOUNDFONTS:
+        raise ConfigError(f"unknown soundfont {test_soundfont!r}", fix=f"use one of {', '.join(SOUNDFONTS)}")
+    train_fonts = [f for f in SOUNDFONTS if f != test_soundfont]
+    rows = []
+    for split, n in zip(SPLITS, (n_train, n_valid, n_test)):
+        seeds = np.random.SeedSequence([int(seed), SPLITS.index(split), 7]).generate_state(max(n, 1), dtype=np.uint32)
+        for i in range(n):
+            src = f"{split}-{i:03d}"
+            for j, inst in enumerate(instruments):
+                font = test_soundfont if split == "test" else train_fonts[(i + j) % len(train_fonts)]
+                rows.append({"name": f"{inst}/{src}", "split": split, "label": inst, "group": src,
+                             "soundfont": font, "program": INSTRUMENTS[inst][0], "seed": int(seeds[i])})
+    return rows
+
+
+def make_instruments(out_dir: str | Path, *, n_train: int = 20, n_valid: int = 5, n_test: int = 8,
+                     seconds: float = 5.0, sr: int = 22050, seed: int = 0, instruments: Iterable[str] | None = None,
+                     test_soundfont: str = "TimGM6mb", overwrite: bool = False,
+                     soundfont_dirs: Iterable[str | Path] | None = None, jobs: int | None = None,
+                     parts_per_call: int = 40, progress: Callable[[int, int], None] | None = None) -> Path:
+    """Render the instrument set into ``out_dir``; return the path of its ``manifest.csv``.
+
+    Parameters
+    ----------
+    out_dir : path
+        Folder for ``{train,valid,test}/<instrument>/<source>.wav``, ``manifest.csv``, ``LICENSES.md``.
+    n_train, n_valid, n_test : int
+        Sources (melodies) per split; each is played by every instrument, so a split holds
+        ``n * len(instruments)`` recordings.
+    seconds : float
+        Length of every recording.
+    sr : int
+        Sample rate; fluidsynth renders at it directly.
+    seed : int
+        Everything is drawn from it: the same seed (and sizes) writes the same files.
+    instruments : list of str, optional
+        Keys of :data:`INSTRUMENTS` (default: all ten).
+    test_soundfont : str
+        The soundfont only test recordings use (the other two render train and valid).
+    overwrite : bool
+        Replace an earlier set in ``out_dir``.
+    soundfont_dirs : list of path, optional
+        Folders to look for the soundfonts in, instead of the system ones.
+    jobs : int, optional
+        fluidsynth processes at once (default: the CPU count, at most 4).
+    parts_per_call : int
+        Recordings rendered by one fluidsynth call (the soundfont is loaded once per call).
+    progress : callable, optional
+        ``progress(done, total)`` after each batch.
+
+    Returns
+    -------
+    Path
+        ``out_dir / "manifest.csv"``: train with ``auricle train OUT/manifest.csv``.
+
+    Raises
+    ------
+    AuricleError
+        fluidsynth or a soundfont is missing (the message names the packages), bad sizes, or a
+        set is already there and ``overwrite`` is False.
+
+    Examples
+    --------
+    >>> make_instruments("instruments", n_train=2, n_valid=1, n_test=1, seconds=3)   # doctest: +SKIP
+    PosixPath('instruments/manifest.csv')
+    """
+    import soundfile as sf
+
+    from auricle.separation.demo import LICENSES, find_fluidsynth, find_soundfont, iter_rendered
+
+    out = Path(out_dir)
+    instruments = list(instruments or INSTRUMENTS)
+    bad = [i for i in instruments if i not in INSTRUMENTS]
+    if bad or len(set(instruments)) < 2:
+        raise ConfigError(f"instruments must be at least two of the known ones, got {instruments}",
+                          fix=f"choose from {', '.join(INSTRUMENTS)}")
+    if min(n_train, n_valid, n_test) < 0 or n_train == 0:
+        raise ConfigError("the instrument set needs at least one training source and no negative counts",
+                          fix="e.g. n_train=20, n_valid=5, n_test=8")
+    if not 1.0 <= seconds <= 600:
+        raise ConfigError(f"seconds={seconds} is out of range", fix="give 1 to 600 seconds per recording")
+    if not 8000 <= sr <= 96000:
+        raise ConfigError(f"sr={sr} is out of range", fix="give a sample rate of 8000 to 96000 (e.g. 22050, 44100)")
+    rows = plan_recordings(n_train=n_train, n_valid=n_valid, n_test=n_test, seed=seed, instruments=instruments,
+                           test_soundfont=test_soundfont)
+    exe = find_fluidsynth()
+    fonts = {r["soundfont"]: find_soundfont(r["soundfont"], soundfont_dirs) for r in rows}
+    manifest = out / "manifest.csv"
+    if not overwrite and (manifest.exists() or any((out / s).exists() for s in SPLITS)):
+        raise AuricleError("an instrument set is already there", path=out, fix="pass overwrite=True (--overwrite)")
+    for s in SPLITS:
+        if (out / s).exists():
+            shutil.rmtree(out / s)
+    out.mkdir(parents=True, exist_ok=True)
+    batches = []
+    for font in fonts:
+        mine = [r for r in rows if r["soundfont"] == font]
+        step = max(1, parts_per_call)
+        batches += [mine[i:i + step] for i in range(0, len(mine), step)]
+    done = [0]
+
+    def write_batch(batch: list[dict], tmp: str) -> None:
+        parts = [compose_phrase(r["seed"], r["label"], seconds=seconds) for r in batch]
+        segments = iter_rendered(parts, fonts[batch[0]["soundfont"]], seconds=seconds, sr=sr, tmp=tmp, fluidsynth=exe)
+        try:
+            for r in batch:
+                x = next(segments).astype(np.float64).mean(axis=1)
+                peak = float(np.abs(x).max())
+                if peak <= 0:
+                    raise AuricleError(f"fluidsynth rendered silence for {r['name']} ({r['soundfont']})",
+                                       path=fonts[r["soundfont"]], fix="check the soundfont has GM program "
+                                                                      f"{r['program']}")
+                level = 10 ** (np.random.default_rng([r["seed"], r["program"], 13]).uniform(-12, -1) / 20)
+                path = out / r["split"] / f"{r['name']}.wav"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                sf.write(str(path), np.round(x * (level / peak) * 32767).astype(np.int16), sr, subtype="PCM_16")
+        finally:
+            segments.close()
+        done[0] += len(batch)
+        if progress is not None:
+            progress(done[0], len(rows))
+
+    jobs = max(1, jobs or min(4, os.cpu_count() or 1))
+    with tempfile.TemporaryDirectory(prefix="auricle-instruments-") as tmp:
+        with ThreadPoolExecutor(jobs) as pool:   # fluidsynth is a subprocess: threads suffice
+            for fut in [pool.submit(write_batch, b, tmp) for b in batches]:
+                fut.result()
+    with open(manifest, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["path", "label", "group", "split", "soundfont", "program", "seed"])
+        for r in rows:
+            w.writerow([f"{r['split']}/{r['name']}.wav", r["label"], r["group"], r["split"], r["soundfont"],
+                        r["program"], r["seed"]])
+    lines = ["# Licences of the rendered instrument set", "",
+             "Melodies composed by auricle (`auricle.datasets.music_synth`), rendered with fluidsynth from",
+             "General MIDI soundfonts; each recording is offered under the licence of its soundfont",
+             "(`manifest.csv` names it):", ""]
+    lines += [f"* **{f}** - {LICENSES[f][0]}: {LICENSES[f][1]}." for f in sorted(fonts)]
+    lines += ["", f"* **fluidsynth** - {LICENSES['fluidsynth'][0]}: {LICENSES['fluidsynth'][1]}.", ""]
+    (out / "LICENSES.md").write_text("\n".join(lines))
+    return manifest

@@ -1,0 +1,126 @@
+"""Music: the rendered instrument set (auricle.datasets.music_synth), the music presets and recipe."""
+from __future__ import annotations
+
+import csv
+import shutil
+
+import numpy as np
+import pytest
+import soundfile as sf
+from typer.testing import CliRunner
+
+from auricle.datasets import music_synth as ms
+from auricle.errors import AuricleError, ConfigError
+
+
+def _tools_missing() -> str | None:
+    from auricle.separation import demo
+
+    if not shutil.which("fluidsynth"):
+        return "the fluidsynth program is not installed"
+    for name in demo.SOUNDFONTS:
+        try:
+            demo.find_soundfont(name)
+        except AuricleError as exc:
+            return str(exc)
+    return None
+
+
+needs_fluidsynth = pytest.mark.skipif(_tools_missing() is not None,
+                                      reason=f"rendering needs fluidsynth and the GM soundfonts: {_tools_missing()}")
+TINY = dict(n_train=2, n_valid=1, n_test=1, seconds=2.0, sr=16000, seed=0, instruments=["flute", "cello"])
+
+
+def _manifest(root):
+    with open(root / "manifest.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _centroid(x, sr):
+    spec = np.abs(np.fft.rfft(x)) ** 2
+    f = np.fft.rfftfreq(len(x), 1 / sr)
+    return float((spec * f).sum() / spec.sum())
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    out = tmp_path_factory.mktemp("instruments") / "set"
+    return ms.make_instruments(out, **TINY).parent
+
+
+def test_phrase_is_a_function_of_its_seed_and_stays_in_range():
+    for name, (program, lo, hi, _) in ms.INSTRUMENTS.items():
+        part = ms.compose_phrase(5, name, seconds=4.0)
+        assert part.program == program and len(part.notes) >= 3
+        assert all(lo <= n.pitch <= hi for n in part.notes), name
+        assert all(0 <= n.start < 4000 and 20 <= n.velocity <= 127 for n in part.notes)
+        assert ms.compose_phrase(5, name, seconds=4.0) == part
+    a, b = ms.compose_phrase(1, "violin"), ms.compose_phrase(2, "violin")
+    assert [n.pitch for n in a.notes] != [n.pitch for n in b.notes]
+    with pytest.raises(ConfigError, match="unknown instrument"):
+        ms.compose_phrase(1, "theremin")
+
+
+def test_plan_holds_the_test_soundfont_and_sources_out_of_training():
+    rows = ms.plan_recordings(n_train=4, n_valid=2, n_test=3, seed=1, instruments=list(ms.INSTRUMENTS))
+    assert len(rows) == 9 * 10
+    fit = [r for r in rows if r["split"] != "test"]
+    test = [r for r in rows if r["split"] == "test"]
+    assert {r["soundfont"] for r in test} == {"TimGM6mb"}
+    assert "TimGM6mb" not in {r["soundfont"] for r in fit}
+    for inst in ms.INSTRUMENTS:   # every instrument is heard in both training soundfonts
+        assert {r["soundfont"] for r in fit if r["label"] == inst and r["split"] == "train"} == \
+            {"FluidR3_GM", "MuseScore_General_Lite"}
+    groups = {s: {r["group"] for r in rows if r["split"] == s} for s in ms.SPLITS}
+    assert not (groups["train"] & groups["valid"]) and not (groups["train"] & groups["test"])
+    other = ms.plan_recordings(n_train=2, n_valid=0, n_test=1, seed=1, instruments=["piano", "organ"],
+                               test_soundfont="FluidR3_GM")
+    assert {r["soundfont"] for r in other if r["split"] == "test"} == {"FluidR3_GM"}
+    assert "FluidR3_GM" not in {r["soundfont"] for r in other if r["split"] == "train"}
+
+
+@needs_fluidsynth
+def test_rendered_set_is_labelled_and_split_right(tiny):
+    rows = _manifest(tiny)
+    assert len(rows) == 4 * 2 and set(rows[0]) == {"path", "label", "group", "split", "soundfont", "program", "seed"}
+    cent = {"flute": [], "cello": []}
+    for r in rows:
+        x, sr = sf.read(str(tiny / r["path"]))
+        assert sr == 16000 and x.ndim == 1 and len(x) == 2 * sr
+        assert 10 ** (-12.5 / 20) <= np.abs(x).max() <= 10 ** (-0.9 / 20)   # peak -1..-12 dBFS
+        assert r["path"].startswith(f"{r['split']}/{r['label']}/")
+        assert int(r["program"]) == ms.INSTRUMENTS[r["label"]][0]
+        assert (r["soundfont"] == "TimGM6mb") == (r["split"] == "test")
+        cent[r["label"]].append(_centroid(x, sr))
+    assert min(cent["flute"]) > 1.2 * max(cent["cello"])         # the program rendered is the one labelled
+    from auricle.datasets import index
+
+    ds = index(tiny / "manifest.csv")
+    assert {it.split for it in ds.items} == {"train", "val", "test"} and len(ds.items) == 8
+    assert "TimGM6mb" in (tiny / "LICENSES.md").read_text()
+
+
+@needs_fluidsynth
+def test_cli_same_seed_same_bytes_and_refuses_to_overwrite(tiny, tmp_path):
+    from auricle.cli import app
+
+    args = ["make-instruments", str(tmp_path / "again"), "--train", "2", "--valid", "1", "--test", "1",
+            "--seconds", "2", "--sr", "16000", "--seed", "0", "--instruments", "flute,cello"]
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0, r.output
+    for row in _manifest(tiny):
+        assert (tmp_path / "again" / row["path"]).read_bytes() == (tiny / row["path"]).read_bytes()
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code != 0 and "already there" in r.output and "--overwrite" in r.output
+    r = CliRunner().invoke(app, args[:2] + ["--instruments", "flute,theremin"])
+    assert r.exit_code != 0 and "theremin" in r.output
+
+
+def test_bad_sizes_are_config_errors(tmp_path):
+    with pytest.raises(ConfigError, match="training source"):
+        ms.make_instruments(tmp_path / "x", n_train=0)
+    with pytest.raises(ConfigError, match="seconds"):
+        ms.make_instruments(tmp_path / "x", seconds=0.5)
+    with pytest.raises(ConfigError, match="unknown soundfont"):
+        ms.plan_recordings(n_train=1, n_valid=0, n_test=1, seed=0, instruments=["flute", "cello"],
+                           test_soundfont="Nope")
