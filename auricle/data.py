@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from auricle.datasets.cache import default_cache_dir  # noqa: F401  (re-exported)
 from auricle.errors import DatasetError
 
 #: The shipped, generated keyword set (see data/demo/README.md).
@@ -25,13 +26,6 @@ def resolve_root(root: str | os.PathLike) -> Path:
                                fix="install auricle from a clone of its repository (pip install -e .)")
         return DEMO_DIR
     return Path(root).expanduser()
-
-
-def default_cache_dir(cfg_dir: str | None = None) -> Path:
-    if cfg_dir:
-        return Path(cfg_dir).expanduser()
-    env = os.environ.get("AURICLE_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "auricle"
 
 
 def load_dataset(data_cfg, *, progress: bool = True, cache_dir=None, sr: int = 16000, duration: float = 1.0):

@@ -49,7 +49,23 @@ from auricle.audio import LENGTH_POLICIES, fix_length, frame_windows, load, loud
 from auricle.errors import AudioError, ConfigError
 from auricle.features import FeatureConfig, extract
 
-__all__ = ["CACHE_VERSION", "FeatureSet", "cache_key", "cached_features", "load_clips"]
+__all__ = ["CACHE_VERSION", "FeatureSet", "cache_key", "cached_features", "default_cache_dir", "load_clips"]
+
+def default_cache_dir(cfg_dir: str | os.PathLike | None = None) -> Path:
+    """The cache root: ``cfg_dir`` if given, else ``$AURICLE_CACHE``, else ``~/.cache/auricle``.
+
+    Feature caches, generated ``_silence_`` clips, demo stems and separators live below it.
+
+    Examples
+    --------
+    >>> default_cache_dir("/tmp/c").as_posix()
+    '/tmp/c'
+    """
+    if cfg_dir:
+        return Path(cfg_dir).expanduser()
+    env = os.environ.get("AURICLE_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "auricle"
+
 
 #: Bump when the on-disk layout or the feature numerics change: old entries are then ignored.
 CACHE_VERSION = 1

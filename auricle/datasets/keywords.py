@@ -117,7 +117,7 @@ def _noise_files(ds: Dataset, noise_dir) -> list[str]:
 
 def _silence_items(ds, split, n, *, noise_dir, cache_dir, sr, duration, seed, label) -> list[Item]:
     from auricle.audio import load, save
-    from auricle.data import default_cache_dir
+    from auricle.datasets.cache import default_cache_dir
 
     if n <= 0:
         return []
