@@ -50,6 +50,10 @@ class DataConfig:
     silence_share: float = 0.1       # per split: silence clips as a fraction of target examples
     noise_dir: str | None = None     # background recordings for silence clips (besides _background_noise_)
     extra_train: list | None = None  # folders/manifests added to the training split only (e.g. `auricle synth` voices)
+    silence_frames: str | None = None  # with variable_length: per-frame targets, silent frames (energy VAD) handled as
+                                     # mask (kept, zero loss weight), remove (cut out) or label (own _silence_ class);
+                                     # decision = mean over voiced frames (auricle.datasets.silence); null: off
+    vad_db: float = 30.0             # with silence_frames: a frame this many dB below the utterance's loudest is silent
 
 
 @dataclass
@@ -82,6 +86,9 @@ class TrainConfig:
     teacher_temperature: float = 1.0  # > 1 flattens the teacher's probabilities
     tta_shift_ms: list = field(default_factory=list)  # test-time augmentation: the saved model also looks at the clip
                                      # shifted by each of these ms and averages (auricle.models.tta); [] = off
+    distribute: str = "none"         # none; mirrored (local GPUs / logical CPUs); multi_worker (hosts from TF_CONFIG).
+                                     # batch_size is the global batch, split across replicas; the learning rate is
+                                     # not rescaled (scale it with the batch: auricle.training.distribute)
 
 
 @dataclass
@@ -92,6 +99,8 @@ class RunConfig:
     augment: dict = field(default_factory=dict)
     model: dict = field(default_factory=lambda: {"name": "cnn", "options": {}})
     train: TrainConfig = field(default_factory=TrainConfig)
+    origin: dict = field(default_factory=dict)  # how the config was chosen, e.g. {recipe: auto, chose: emotion,
+                                                # reason: ..., profile: {...}} (recorded, never merged like recipe:)
 
     # -- conversions ---------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -154,6 +163,10 @@ class RunConfig:
             raise ConfigError(f"data.band_limit must be 'auto' or 'off', got {d.band_limit!r}")
         if d.noise_floor not in ("auto", "off"):
             raise ConfigError(f"data.noise_floor must be 'auto' or 'off', got {d.noise_floor!r}")
+        if d.silence_frames is not None:
+            from auricle.datasets.silence import check_mode
+
+            check_mode(d.silence_frames, d.vad_db, kind=self.feature_config().kind, variable_length=d.variable_length)
         if not (isinstance(self.train.ema, (int, float)) and not isinstance(self.train.ema, bool)
                 and 0.0 <= self.train.ema < 1.0):
             raise ConfigError(f"train.ema must be a decay in [0, 1) (0 disables), got {self.train.ema!r}",
@@ -169,6 +182,9 @@ class RunConfig:
         if self.train.tta_shift_ms and d.variable_length:  # caught here, not after the last epoch
             raise ConfigError("train.tta_shift_ms needs clips of a fixed length, but data.variable_length is on",
                               fix="drop one of the two")
+        if self.train.distribute not in DISTRIBUTE:
+            raise ConfigError(f"train.distribute must be one of {', '.join(DISTRIBUTE)}, got {self.train.distribute!r}",
+                              fix="mirrored: this machine's GPUs; multi_worker: the hosts in TF_CONFIG")
         if self.train.augment_domain not in ("auto", "waveform", "power"):
             raise ConfigError(f"train.augment_domain must be auto, waveform or power, got {self.train.augment_domain!r}")
         for k in ("trim_db", "drop_silent_db"):
@@ -198,6 +214,7 @@ class RunConfig:
 
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
+DISTRIBUTE = ("none", "mirrored", "multi_worker")
 SCHEDULES = ("none", "cosine", "step", "plateau")
 LOSSES = ("categorical_crossentropy", "focal")
 KEEP = ("best", "last")

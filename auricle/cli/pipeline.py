@@ -19,7 +19,10 @@ def train(
     data: Optional[str] = typer.Argument(None, help="Dataset folder or CSV manifest ('demo' = built-in keywords)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run directory to write (default runs/<name>)."),
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config (a complete run description)."),
-    recipe: str = typer.Option("default", "--recipe", "-r", help="Named recipe to start from (see `auricle recipes`)."),
+    recipe: str = typer.Option("auto", "--recipe", "-r", help="Named recipe to start from (see `auricle recipes`); "
+                               "auto (default) profiles the data and picks one, printing why."),
+    folds: Optional[int] = typer.Option(None, "--folds", help="Cross-validate: one run per fold under OUT "
+                                        "(the esc50 layout's folds, else group k-fold), summary with mean and spread."),
     layout: Optional[str] = typer.Option(None, help="Dataset layout (auto, folder, speech_commands, fsdd, esc50, gtzan, cremad, manifest)."),
     model: Optional[str] = typer.Option(None, help="Model name (see `auricle models`)."),
     features: Optional[str] = typer.Option(None, help="Feature preset (kws, seed, mfcc40, waveform)."),
@@ -53,13 +56,50 @@ def train(
 ):
     """Train a model and write a run directory (model, metrics, plots, report)."""
     quiet_keras()
-    from auricle.config import RunConfig, recipe as get_recipe, set_dotted
+    from auricle.config import RunConfig, recipe as get_recipe
     from auricle.training import train as run_train
 
     if resume is not None:
         run_train(None, resume, resume=True, console=console, tensorboard=tensorboard)
         return
+    flag_args = dict(data=data, layout=layout, strict=strict, model=model, epochs=epochs, batch_size=batch_size,
+                     optimizer=optimizer, lr=lr, lr_schedule=lr_schedule, loss=loss, early_stopping=early_stopping,
+                     seed=seed, teacher=teacher, dropout=dropout, l1=l1, l2=l2, batch_norm=batch_norm,
+                     features=features, class_weight=class_weight, test_groups=test_groups, val_groups=val_groups,
+                     keywords=keywords, oversample=oversample, no_augment=no_augment, set_=set_)
+    origin = None
+    if model:  # an unknown name fails before any data is read
+        from auricle.models.registry import get_model
+
+        get_model(model)
+    if config is None and recipe == "auto":
+        from auricle.datasets.profile import auto_recipe, origin_record
+
+        probe = RunConfig.from_dict(_train_overrides(get_recipe("default").to_dict(), **flag_args))
+        choice, prof = auto_recipe(probe.data, console=console)
+        recipe, origin = choice.name, origin_record(choice, prof)
     base = RunConfig.load(config).to_dict() if config else get_recipe(recipe).to_dict()
+    d = _train_overrides(base, **flag_args)
+    if origin is not None:
+        d["origin"] = origin
+    cfg = RunConfig.from_dict(d)
+    out = out or Path("runs") / cfg.name
+    if folds:
+        from auricle.crossval import cross_validate
+
+        cross_validate(cfg, out, folds=folds, overwrite=overwrite, console=console)
+        console.print(f"[bold green]done.[/bold green] summary: {out / 'cv_summary.md'}")
+        return
+    run_train(cfg, out, overwrite=overwrite, console=console, tensorboard=tensorboard)
+    console.print(f"[bold green]done.[/bold green] report: {out / 'report.md'}")
+
+
+def _train_overrides(base: dict, *, data, layout, strict, model, epochs, batch_size, optimizer, lr, lr_schedule, loss,
+                     early_stopping, seed, teacher, dropout, l1, l2, batch_norm, features, class_weight, test_groups,
+                     val_groups, keywords, oversample, no_augment, set_) -> dict:
+    """``auricle train``'s flags applied over a recipe's (or config's) mapping."""
+    from auricle.config import set_dotted
+
     d = base
     flags = {"data.root": data, "data.layout": layout, "data.strict": strict or None, "model.name": model,
              "train.epochs": epochs, "train.batch_size": batch_size, "train.optimizer": optimizer,
@@ -93,10 +133,7 @@ def train(
             raise AuricleError(f"--set expects key=value, got '{item}'")
         k, v = item.split("=", 1)
         set_dotted(d, k, _parse_value(v))
-    cfg = RunConfig.from_dict(d)
-    out = out or Path("runs") / cfg.name
-    run_train(cfg, out, overwrite=overwrite, console=console, tensorboard=tensorboard)
-    console.print(f"[bold green]done.[/bold green] report: {out / 'report.md'}")
+    return d
 
 
 @app.command()
