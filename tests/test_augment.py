@@ -410,13 +410,13 @@ def test_freq_warp_exact_values_on_linear_and_mel_axes():
 def test_feature_only_augmentation_is_applied_from_cached_features(tmp_path):
     """Regression: with only feature-domain transforms (SpecAugment, freq_warp) training used the
     cached features as they were, silently without augmentation."""
-    from auricle.training import _batches_class
+    from auricle.training.batches import AugmentedBatches
     from auricle.features import preset
 
     feats = np.random.default_rng(0).standard_normal((8, 101, 40)).astype("float32")
     y = np.eye(2, dtype="float32")[np.arange(8) % 2]
     chain = build_chain({"spec_augment": {"p": 1.0, "max_time": 20}})
-    ds = _batches_class()(None, y, preset("kws"), chain, 4, 0, feats=feats)
+    ds = AugmentedBatches(None, y, preset("kws"), chain, 4, 0, feats=feats)
     xb, yb = ds[0]
     idx = np.sort(ds._order[:4])
     assert xb.shape == (4, 101, 40) and np.array_equal(yb, y[idx])
@@ -572,7 +572,7 @@ def test_power_reason_names_what_cannot_run_there(tmp_path, make_wav):
 def test_power_batches_are_seeded_and_used_by_training(tmp_path):
     from auricle.augment.power import PowerAugmenter
     from auricle.features import mel_power, preset
-    from auricle.training import _batches_class
+    from auricle.training.batches import AugmentedBatches
 
     fcfg = preset("kws").replace(normalize="per_clip")
     x = _word_batch(8)
@@ -585,7 +585,7 @@ def test_power_batches_are_seeded_and_used_by_training(tmp_path):
     half = np.concatenate([np.zeros((8, 80), np.float32), x[:, :-80]], axis=1)
     np.testing.assert_allclose(S[1], mel_power(fcfg, half), rtol=1e-5, atol=1e-9)
     S0 = S.copy()
-    ds = _batches_class()(None, y, fcfg, chain, 4, 0, power=(S, rms, aug))
+    ds = AugmentedBatches(None, y, fcfg, chain, 4, 0, power=(S, rms, aug))
     xb, yb = ds[0]
     assert xb.shape == (4, 101, 40) and np.isfinite(xb).all()
     np.testing.assert_array_equal(ds[0][0], xb)

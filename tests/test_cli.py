@@ -200,9 +200,9 @@ def test_train_tensorboard_and_curves_redrawn_every_epoch(tmp_path, monkeypatch)
 
 
 def test_train_tensorboard_without_the_package_is_one_clear_error(tmp_path, monkeypatch):
-    import auricle.training as training
+    from auricle.training import callbacks
 
-    monkeypatch.setattr(training, "_have_tensorboard", lambda: False)
+    monkeypatch.setattr(callbacks, "_have_tensorboard", lambda: False)
     root = make_dataset(tmp_path / "data", groups=6, per=2)
     r = runner.invoke(app, ["train", str(root), "--layout", "manifest", "--out", str(tmp_path / "run"), "--model", "mlp",
                             "--epochs", "1", "--no-augment", "--tensorboard", "--set", "features.duration=0.5",

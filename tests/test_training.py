@@ -126,25 +126,22 @@ def test_resume_after_interruption(tmp_path, monkeypatch):
 
     root = make_dataset(tmp_path / "data", groups=6, per=2)
     run = tmp_path / "run"
-    original = tr._run_callback_class
+    from auricle.training import callbacks
 
-    def interrupting():
-        base = original()
+    original = callbacks.RunCallback
 
-        class Boom(base):
-            def on_epoch_end(self, epoch, logs=None):
-                super().on_epoch_end(epoch, logs)
-                if epoch == 1:
-                    raise KeyboardInterrupt
+    class Boom(original):
+        def on_epoch_end(self, epoch, logs=None):
+            super().on_epoch_end(epoch, logs)
+            if epoch == 1:
+                raise KeyboardInterrupt
 
-        return Boom
-
-    monkeypatch.setattr(tr, "_run_callback_class", interrupting)
+    monkeypatch.setattr(callbacks, "RunCallback", Boom)
     with pytest.raises(tr.TrainingInterrupted, match="--resume"):
         tr.train(small_config(root, tmp_path, epochs=4), run)
     state = json.loads((run / "checkpoint" / "state.json").read_text())
     assert state["epoch"] == 2 and not (run / "model.keras").exists()
-    monkeypatch.setattr(tr, "_run_callback_class", original)
+    monkeypatch.setattr(callbacks, "RunCallback", original)
     tr.train(None, run, resume=True)
     hist = (run / "history.csv").read_text().splitlines()[1:]
     assert [int(float(h.split(",")[0])) for h in hist] == [1, 2, 3, 4]
@@ -784,9 +781,9 @@ def test_weight_average_keeps_the_exact_moving_average_and_resumes_exactly(tmp_p
     stopping after an epoch and resuming from the checkpoint gives the same weights as one fit."""
     import keras
 
-    from auricle.training import _weight_average_class
+    from auricle.training.callbacks import WeightAverage
 
-    WA = _weight_average_class()
+    WA = WeightAverage
 
     class Record(keras.callbacks.Callback):
         def __init__(self):
