@@ -212,8 +212,6 @@ def band_limit(cfg, items, *, console=None) -> float | None:
     from auricle.errors import AudioError
 
     fcfg = cfg.feature_config()
-    if cfg.data.band_limit != "auto" or fcfg.kind not in ("log_mel", "mfcc") or not items:
-        return None
     rates = []
     for it in items:
         if it.label == "_silence_":  # generated at the front end's rate by --keywords
@@ -222,7 +220,8 @@ def band_limit(cfg, items, *, console=None) -> float | None:
             rates.append(info(it.path).samplerate)
         except AudioError:  # unreadable files are reported (or skipped) by featurization
             continue
-    if not rates:
+    mixed_rates(rates, fcfg, console=console)
+    if cfg.data.band_limit != "auto" or fcfg.kind not in ("log_mel", "mfcc") or not rates:
         return None
     nyquist = max(rates) / 2.0
     current = fcfg.fmax if fcfg.fmax is not None else fcfg.sr / 2.0
@@ -233,6 +232,37 @@ def band_limit(cfg, items, *, console=None) -> float | None:
         console.print(f"band limit: the recordings are at most {max(rates)} Hz, so features.fmax = {nyquist:g} Hz "
                       f"(was {current:g}; data.band_limit: off keeps it)")
     return float(nyquist)
+
+
+def mixed_rates(rates, fcfg, *, console=None) -> str | None:
+    """The message for recordings at several sample rates (printed to ``console``), else None.
+
+    Every file is resampled to the front end's rate, so nothing is lost; but files recorded at a
+    low rate hold nothing above their Nyquist frequency, so a model can learn the rate (the
+    device) instead of the class.  The message says how many files are at each rate and how to
+    make them alike.
+
+    Examples
+    --------
+    >>> from auricle.features import preset
+    >>> print(mixed_rates([8000, 8000, 16000], preset("kws")))
+    recordings at 2 sample rates (8000 Hz: 2 files, 16000 Hz: 1): all are resampled to 16000 Hz; those at 8000 Hz hold nothing above 4000 Hz, so a model can tell them apart by that alone (fix: --set features.fmax=4000 gives every file the same band)
+    """
+    from collections import Counter
+
+    c = Counter(int(r) for r in rates)
+    if len(c) < 2:
+        return None
+    parts = ", ".join(f"{r} Hz: {n} file{'s' if n != 1 else ''}" if i == 0 else f"{r} Hz: {n}"
+                      for i, (r, n) in enumerate(sorted(c.items())))
+    low = min(c)
+    msg = f"recordings at {len(c)} sample rates ({parts}): all are resampled to {fcfg.sr} Hz"
+    if low < fcfg.sr and fcfg.kind != "waveform":
+        msg += (f"; those at {low} Hz hold nothing above {low // 2} Hz, so a model can tell them apart by that "
+                f"alone (fix: --set features.fmax={low // 2} gives every file the same band)")
+    if console is not None:
+        console.print(f"[yellow]{msg}[/yellow]")
+    return msg
 
 
 def file_floor_db(y: np.ndarray, sr: int) -> float:
@@ -339,10 +369,12 @@ def window_hop(cfg, items, *, console=None) -> float | None:
                               f"{win:g} s windows every {hop:g} s after splitting (data.window_hop: {hop:g}; null crops "
                               "instead); evaluation scores windows and recordings")
         elif console is not None:
-            if secs.max() < 0.5 * win:
-                console.print(f"[yellow]every recording is shorter than half the {win:g} s window (longest "
-                              f"{secs.max():.2f} s): they are zero-padded; a shorter features.duration (e.g. "
-                              f"--set features.duration={max(0.1, round(float(secs.max()), 1)):g}) fits them[/yellow]")
+            if secs.max() < 0.9 * win:
+                fit = max(0.1, float(np.ceil(secs.max() * 10) / 10))
+                console.print(f"[yellow]every recording is shorter than the {win:g} s window (longest "
+                              f"{secs.max():.2f} s, median {med:.2f} s): each is zero-padded to {win:g} s, so the "
+                              f"model sees {1 - med / win:.0%} padding in the median clip; a shorter window fits them "
+                              f"(--set features.duration={fit:g})[/yellow]")
             n_long = int((secs > win * 1.05).sum())
             if n_long and n_long >= 0.05 * len(secs):
                 console.print(f"{n_long} of {len(secs)} recordings are longer than the {win:g} s window and are "

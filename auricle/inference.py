@@ -57,6 +57,7 @@ class Prediction:
     top: list[tuple[str, float]]          # top-k (label, probability), file level
     windows: list[dict] | None = None     # per-window results for long files
     error: str | None = None
+    note: str | None = None               # e.g. a recording shorter than the model's window (zero-padded)
 
     def to_dict(self) -> dict:
         d = {"path": self.path, "label": self.top[0][0] if self.top else None,
@@ -66,6 +67,8 @@ class Prediction:
             d["windows"] = self.windows
         if self.error:
             d["error"] = self.error
+        if self.note:
+            d["note"] = self.note
         return d
 
 
@@ -90,8 +93,33 @@ def predict_files(run: Run, paths, *, top_k: int = 3, window_hop: float | None =
             continue
         feats, starts = prepare_windows(run, y, window_hop=window_hop)
         probs = predict_probs(run.model, feats)
-        out.append(summarize(run, str(p), probs, starts, top_k=top_k, per_window=per_window, aggregate=aggregate))
+        pred = summarize(run, str(p), probs, starts, top_k=top_k, per_window=per_window, aggregate=aggregate)
+        pred.note = short_note(run, len(y))
+        out.append(pred)
     return out
+
+
+#: A recording shorter than this share of the model's window gets a :attr:`Prediction.note`.
+SHORT_SHARE = 0.9
+
+
+def short_note(run: Run, n_samples: int) -> str | None:
+    """The note for a recording of ``n_samples`` (at the run's rate) shorter than the model's window, else None.
+
+    Such a recording is zero-padded to one window, as in training; the answer then rests on less
+    sound than the model was trained on, so ``auricle predict`` names the file.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> from auricle.features import preset
+    >>> short_note(SimpleNamespace(feature_config=preset("kws")), 4000)
+    "0.25 s long, shorter than the model's 1 s window: zero-padded to it"
+    """
+    fc = run.feature_config
+    if n_samples >= SHORT_SHARE * fc.n_samples:
+        return None
+    return f"{n_samples / fc.sr:.2f} s long, shorter than the model's {fc.duration:g} s window: zero-padded to it"
 
 
 def prepare_windows(run: Run, y: np.ndarray, *, window_hop: float | None = None) -> tuple[np.ndarray, np.ndarray]:

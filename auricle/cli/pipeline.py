@@ -276,6 +276,11 @@ def predict(
             for w in p.windows or []:
                 t.add_row(f"  {w['start']:.2f}-{w['end']:.2f}s", f"{w['label']} {w['probability']:.1%}")
         console.print(t)
+    noted = [p for p in preds if getattr(p, "note", None)]
+    if noted:  # plain lines on standard error, each file named in full
+        sys.stdout.flush()
+        for p in noted:
+            print(f"note: {p.path}: {p.note}", file=sys.stderr)
     failed = [p for p in preds if p.error]
     if failed:
         # plain lines (no wrapping): each failing file named in full
