@@ -104,6 +104,12 @@ class Prepared:
 PAD_VALUE = 0.0
 
 
+def silence_settings(data_cfg) -> dict | None:
+    """``{"mode", "vad_db"}`` of ``data.silence_frames`` (saved in features.json), or None when off."""
+    mode = getattr(data_cfg, "silence_frames", None)
+    return {"mode": mode, "vad_db": float(data_cfg.vad_db)} if mode else None
+
+
 def valid_frames(fcfg, n_samples) -> np.ndarray:
     """Feature frames computed from ``n_samples`` real samples (the rest of a row is padding)."""
     n = np.minimum(np.asarray(n_samples, dtype=np.int64), fcfg.n_samples)
@@ -154,12 +160,15 @@ def _row_samples(paths, file_index, fcfg, window_hop) -> np.ndarray:
 
 def featurize(items, labels, feature_cfg, *, crop="center", window_hop=None, strict=False,
               cache_dir=None, workers=2, progress=True, with_waves=False, silence=None,
-              variable_length=False) -> tuple[SplitArrays, list]:
+              variable_length=False, silence_frames=None) -> tuple[SplitArrays, list]:
     """Features for a list of dataset items (cached on disk) and their label indices.
 
     ``variable_length=True``: clips shorter than the feature duration are padded at the end
     only, their padding frames set to :data:`PAD_VALUE` and their valid frame counts returned
     in ``SplitArrays.lengths`` (for masked sequence models and length bucketing).
+    ``silence_frames`` (``{"mode", "vad_db"}``, with ``variable_length``): silent frames are
+    handled as :func:`auricle.datasets.silence.apply_silence` says (one more feature column: each
+    frame's decision weight).
     """
     from auricle.datasets.cache import cached_features, load_clips
 
@@ -192,7 +201,14 @@ def featurize(items, labels, feature_cfg, *, crop="center", window_hop=None, str
         else:
             n_real = _row_samples(paths, fi, feature_cfg, window_hop)
         lengths = valid_frames(feature_cfg, n_real)
-        x = mask_padding_(np.array(fs.features), lengths, norm, feature_cfg.cmvn_floor)
+        if silence_frames:
+            from auricle.datasets.silence import apply_silence
+
+            x, lengths = apply_silence(np.array(fs.features), lengths, feature_cfg, mode=silence_frames["mode"],
+                                       threshold_db=silence_frames["vad_db"], normalize=norm,
+                                       floor=feature_cfg.cmvn_floor)
+        else:
+            x = mask_padding_(np.array(fs.features), lengths, norm, feature_cfg.cmvn_floor)
         return SplitArrays(x, y_file[fi], paths, fi, waves, lengths), list(fs.failures)
     return SplitArrays(np.asarray(fs.features), y_file[fi], paths, fi, waves), list(fs.failures)
 
@@ -400,7 +416,8 @@ def prepare(cfg, *, progress: bool = True, with_train_waves: bool = False, datas
                                   strict=cfg.data.strict, cache_dir=cfg.train.cache_dir,
                                   workers=cfg.train.workers, progress=progress,
                                   with_waves=with_train_waves and name == "train", silence=cfg.silence(),
-                                  variable_length=cfg.data.variable_length)
+                                  variable_length=cfg.data.variable_length,
+                                  silence_frames=silence_settings(cfg.data))
         splits[name] = arrays
         failures += fails
     if "train" not in splits or len(splits["train"].y) == 0:

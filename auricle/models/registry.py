@@ -95,5 +95,6 @@ def load_model(path):
     import keras
 
     from auricle.models import layers  # noqa: F401  (registers the custom layers)
+    from auricle.models import frames  # noqa: F401  (framewise decision layers)
 
     return keras.saving.load_model(str(path))

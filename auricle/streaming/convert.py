@@ -63,7 +63,7 @@ __all__ = ["NotStreamable", "StepModel", "StepRunner", "make_step_model", "strea
 #: layers that act on each frame independently (last axis only)
 _PER_FRAME = ("Dense", "Activation", "ReLU", "LeakyReLU", "ELU", "PReLU", "Softmax", "Dropout", "SpatialDropout1D",
               "GaussianDropout", "GaussianNoise", "AlphaDropout", "Identity", "BatchNormalization",
-              "LayerNormalization")
+              "LayerNormalization", "Masking")
 _MERGE = ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate")
 _RNN = ("LSTM", "GRU", "SimpleRNN")
 
@@ -144,8 +144,9 @@ def _total_stride(model) -> int:
 
 
 class _Converter:
-    def __init__(self, model, frames_per_step):
+    def __init__(self, model, frames_per_step, per_frame=False):
         self.model = model
+        self.per_frame = bool(per_frame)
         self.k = frames_per_step
         self.state_in, self.state_out, self.state_names = [], [], []
         self.latency = 0
@@ -165,9 +166,9 @@ class _Converter:
         if len(m.inputs) != 1 or len(m.outputs) != 1:
             raise NotStreamable("only single-input, single-output models are converted")
         in_shape = tuple(m.inputs[0].shape[1:])
-        if len(in_shape) != 2 or in_shape[0] is None:
+        if len(in_shape) != 2 or (in_shape[0] is None and not self.per_frame):
             raise NotStreamable(f"input shape {in_shape} is not (frames, bins)")
-        self.n_frames, self.bins = int(in_shape[0]), int(in_shape[1])
+        self.n_frames, self.bins = int(in_shape[0] or 0), int(in_shape[1])
         if self.k is None:
             self.k = _total_stride(m)
         frames = keras.Input(batch_shape=(1, self.k, self.bins), name="frames")
@@ -184,7 +185,7 @@ class _Converter:
                 for t, s in zip(node.output_tensors, outs):
                     sym[id(t)] = s
         out = sym[id(m.outputs[0])]
-        if out.kind != "vec":
+        if out.kind != "vec" and not self.per_frame:
             raise NotStreamable("the model's output is per frame, not per clip")
         return out
 
@@ -294,7 +295,8 @@ class _Converter:
         return _Sym(red(x, axis=1), "vec")
 
 
-def make_step_model(model, *, mode: str = "auto", frames_per_step: int | None = None) -> StepModel:
+def make_step_model(model, *, mode: str = "auto", frames_per_step: int | None = None,
+                    per_frame: bool = False) -> StepModel:
     """Convert a trained Keras model into a :class:`StepModel`.
 
     Parameters
@@ -306,6 +308,9 @@ def make_step_model(model, *, mode: str = "auto", frames_per_step: int | None = 
     frames_per_step : int, optional
         Frames a step consumes; default: the total stride of the model (1 for RNNs, 8 for
         TC-ResNet8) for ``incremental``, 1 for ``window``.
+    per_frame : bool
+        The model's output is per frame (a framewise network, :func:`auricle.models.frames.frame_network`):
+        a step then outputs ``(1, k, C)``, one posterior per frame (``incremental`` only).
 
     Raises
     ------
@@ -320,18 +325,18 @@ def make_step_model(model, *, mode: str = "auto", frames_per_step: int | None = 
     in_shape = tuple(model.inputs[0].shape[1:])
     if len(in_shape) != 2:
         raise NotStreamable(f"model input {in_shape} is not (frames, bins): waveform models do not stream")
-    n_frames, bins = int(in_shape[0]), int(in_shape[1])
+    n_frames, bins = int(in_shape[0] or 0), int(in_shape[1])
     reason = ""
     if mode in ("auto", "incremental"):
         try:
-            c = _Converter(model, frames_per_step)
+            c = _Converter(model, frames_per_step, per_frame)
             out = c.run()
             step = keras.Model([c.frames, *c.state_in], [out.t, *c.state_out], name=f"{model.name}_step")
             return StepModel(step, "incremental", c.k, bins, n_frames, c.state_names,
                              [tuple(t.shape) for t in c.state_in], True,
                              "incremental: every layer streams frame by frame", c.k - 1)
         except NotStreamable as exc:
-            if mode == "incremental":
+            if mode == "incremental" or per_frame:
                 raise
             reason = exc.message
     k = int(frames_per_step or 1)

@@ -1,0 +1,249 @@
+"""Spoken language identification: the silence VAD/targets, the three silence modes trained end to
+end on generated "languages", unequal amounts per language, streaming == offline, bad input."""
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from auricle.datasets import silence as S
+from auricle.errors import ConfigError
+
+SR = 8000
+LANGS = ("aa", "bb", "cc")
+# each "language": the formants of its two alternating syllable types and its pitch contour (x f0 over a syllable)
+VOWELS = {"aa": ((800, 1200), (700, 1100)), "bb": ((300, 2300), (350, 2000)), "cc": ((500, 1000), (400, 2600))}
+CONTOUR = {"aa": (0.9, 1.2), "bb": (1.2, 0.85), "cc": (1.0, 1.0)}
+
+
+def syllable(lang, k, f0, seconds, rng):
+    t = np.arange(int(seconds * SR)) / SR
+    c0, c1 = CONTOUR[lang]
+    f = f0 * np.linspace(c0, c1, len(t))
+    phase = 2 * np.pi * np.cumsum(f) / SR
+    formants = VOWELS[lang][k % 2]
+    y = np.zeros_like(t)
+    for h in range(1, int(3800 / (f0 * 1.3))):
+        amp = sum(np.exp(-((h * f0 - F) / 150.0) ** 2) for F in formants) + 0.02
+        y += amp * np.sin(h * phase)
+    env = np.sin(np.pi * np.linspace(0, 1, len(t))) ** 0.5
+    return y * env / np.abs(y).max()
+
+
+def utterance(lang, speaker, rng):
+    """Syllables of the language in the speaker's pitch and level, with silence gaps and edges."""
+    f0, gain = 100 + 25 * speaker, 0.2 + 0.05 * (speaker % 3)
+    parts = [np.zeros(int(rng.uniform(0.1, 0.2) * SR))]
+    for k in range(int(rng.integers(3, 6))):
+        parts.append(syllable(lang, k, f0 * rng.uniform(0.95, 1.05), rng.uniform(0.09, 0.14), rng))
+        parts.append(np.zeros(int(rng.uniform(0.03, 0.07) * SR)))
+    parts.append(np.zeros(int(rng.uniform(0.1, 0.2) * SR)))
+    y = np.concatenate(parts) * gain
+    return (y + rng.normal(0, 1e-4, len(y))).astype("float32")
+
+
+def make_set(root, *, speakers=6, per=4, drop=None, seed=0):
+    """manifest.csv: every speaker (group) speaks every language; ``drop``: {lang: n kept per speaker}."""
+    rng = np.random.default_rng(seed)
+    root.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for s in range(speakers):
+        for lang in LANGS:
+            for i in range((drop or {}).get(lang, per)):
+                p = root / f"{lang}_s{s}_{i}.wav"
+                sf.write(str(p), utterance(lang, s, rng), SR, subtype="PCM_16")
+                rows.append({"path": p.name, "label": lang, "group": f"s{s}"})
+    with open(root / "manifest.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=["path", "label", "group"])
+        w.writeheader()
+        w.writerows(rows)
+    return root / "manifest.csv"
+
+
+def lang_cfg(manifest, mode, *, epochs=6, **train):
+    from auricle.config import recipe
+
+    cfg = recipe("language")
+    cfg.data.root = str(manifest)
+    cfg.data.silence_frames = mode
+    cfg.data.test_groups, cfg.data.val = ["s4", "s5"], 0.0  # no validation split: the last epoch is kept
+    cfg.features.update(sr=SR, duration=1.5, n_fft=256, win_length=200, hop_length=80, n_mels=24, n_mfcc=13,
+                        fmax=4000.0)
+    cfg.model["options"] = {"units": [24], "dense": 16, "dropout": 0.0, "input_norm": True}
+    cfg.train.epochs, cfg.train.batch_size, cfg.train.learning_rate = epochs, 16, 0.01
+    cfg.train.workers = 1
+    for k, v in train.items():
+        setattr(cfg.train, k, v)
+    return cfg
+
+
+# --------------------------------------------------------------------------- exact values
+
+
+def test_vad_targets_and_decision_on_a_hand_made_example():
+    level = np.array([[-10.0, -50.0, -12.0, -39.0, 5.0]])  # last frame: padding (length 4)
+    voiced = S.voiced_frames(level, [4], threshold_db=30.0)
+    assert voiced.tolist() == [[True, False, True, True, False]]
+    w = S.frame_weights(voiced, [4], "mask")
+    assert w.tolist() == [[1, 0, 1, 1, 0]]
+    t, sw = S.frame_targets([1], w, [4], mode="mask", n_classes=2)
+    assert t.tolist() == [[1, 1, 1, 1, 1]] and sw.tolist() == [[1, 0, 1, 1, 0]]
+    t, sw = S.frame_targets([1], w, [4], mode="label", n_classes=2)
+    assert t.tolist() == [[1, 2, 1, 1, 1]] and sw.tolist() == [[1, 1, 1, 1, 0]]
+    x = np.repeat(level[..., None], 2, axis=-1)
+    xr, n = S.remove_silent(x, voiced)
+    assert n.tolist() == [3] and xr[0, :, 0].tolist() == [-10, -12, -39, 0, 0]
+    t, sw = S.frame_targets([0], S.frame_weights(np.arange(5)[None] < 3, n, "remove"), n, mode="remove", n_classes=2)
+    assert t.tolist() == [[0] * 5] and sw.tolist() == [[1, 1, 1, 0, 0]]
+    # decision: mean over the weighted frames; label mode drops _silence_ and renormalizes each frame
+    p = np.array([[[0.5, 0.3, 0.2], [0.0, 0.0, 1.0], [0.1, 0.1, 0.8]]])
+    assert np.allclose(S.decide(p[..., :2], [[1, 0, 1]]), [[0.3, 0.2]])
+    assert np.allclose(S.decide(p, [[1, 0, 1]], silence_class=True), [[(0.625 + 0.5) / 2, (0.375 + 0.5) / 2]])
+    # class weights multiply the frame weights of each utterance
+    split = type("A", (), {"y": np.array([0, 1]), "x": np.ones((2, 3, 2)), "lengths": np.array([3, 2])})
+    y1, w1 = S.frame_fit_data(split, 2, "remove", {0: 1.0, 1: 3.0})
+    assert y1.shape == (2, 3, 2) and w1.tolist() == [[1, 1, 1], [3, 3, 0]]
+    assert S.utterance_bounds(np.array([0, -40, -40, 0, 0, -40, -40, -40]), end_frames=2) == [(0, 3), (3, 7), (7, 8)]
+
+
+def test_frame_level_of_mfcc_is_the_mean_log_mel_db():
+    from auricle.features import FeatureConfig, extract
+
+    y = utterance("aa", 1, np.random.default_rng(1))[None, :SR]
+    mf = FeatureConfig(kind="mfcc", sr=SR, n_fft=256, win_length=200, hop_length=80, n_mels=24, n_mfcc=13, fmax=4000.0)
+    lm = mf.replace(kind="log_mel")
+    assert np.allclose(S.frame_level_db(extract(mf, y), mf), extract(lm, y).mean(-1), atol=1e-3)
+
+
+def test_config_validation_and_single_voice_labels():
+    from types import SimpleNamespace as I
+
+    from auricle.config import recipe
+
+    cfg = recipe("language")
+    cfg.data.silence_frames = "drop"
+    with pytest.raises(ConfigError, match="silence_frames"):
+        cfg.validate()
+    cfg = recipe("language")
+    cfg.data.variable_length = False
+    with pytest.raises(ConfigError, match="variable_length"):
+        cfg.validate()
+    cfg = recipe("language")
+    cfg.data.vad_db = -3
+    with pytest.raises(ConfigError, match="vad_db"):
+        cfg.validate()
+    items = [I(label="en", group="allison"), I(label="es", group="allison"), I(label="es", group="allison"),
+             I(label="fr", group="june"), I(label="fr", group="jean")]
+    assert S.single_voice_labels(items) == {"es": "allison"}  # en: one file only
+    # a layout without speakers (every file its own group) warns about nothing
+    assert S.single_voice_labels([I(label=lab, group=str(i)) for i, lab in enumerate("aabb")]) == {}
+
+
+# --------------------------------------------------------------------------- end to end
+
+
+@pytest.fixture(scope="module")
+def lang_runs(tmp_path_factory):
+    """One tiny GRU per silence mode on 3 generated languages x 6 speakers (2 held out for test).
+    The ``label`` run trains on unequal amounts (``cc``: 1 utterance per speaker against 4) with
+    oversampling and balanced class weights, plus ``dd``, a language spoken by one voice only."""
+    from rich.console import Console
+
+    from auricle.training import train
+
+    root = tmp_path_factory.mktemp("lang")
+    manifest = make_set(root / "data")
+    unequal = make_set(root / "unequal", drop={"cc": 1}, seed=1)
+    rows = unequal.read_text().splitlines()
+    rng = np.random.default_rng(3)
+    for i in range(3):
+        sf.write(str(root / "unequal" / f"dd_{i}.wav"), utterance("cc", 0, rng)[::-1].copy(), SR)
+        rows.append(f"dd_{i}.wav,dd,s0")
+    unequal.write_text("\n".join(rows) + "\n")
+    runs, logs = {}, {}
+    for mode in S.SILENCE_MODES:
+        extra = dict(oversample=True, class_weight="balanced") if mode == "label" else {}
+        cfg = lang_cfg(unequal if mode == "label" else manifest, mode, **extra)
+        cfg.train.cache_dir = str(root / "cache")
+        console = Console(record=True, width=300, file=open(root / f"{mode}.log", "w"))
+        runs[mode] = (root / mode, train(cfg, root / mode, console=console, progress=False))
+        logs[mode] = console.export_text()
+    return manifest, runs, logs
+
+
+@pytest.mark.parametrize("mode", S.SILENCE_MODES)
+def test_each_silence_mode_beats_chance_on_unseen_speakers(lang_runs, mode):
+    _, runs, _ = lang_runs
+    run_dir, metrics = runs[mode]
+    feats = json.loads((run_dir / "features.json").read_text())
+    assert feats["silence_frames"] == {"mode": mode, "vad_db": 30.0}
+    labels = list(LANGS) + (["dd"] if mode == "label" else [])
+    assert json.loads((run_dir / "labels.json").read_text()) == labels  # _silence_ is never a decision
+    assert metrics["accuracy"] >= 0.6, metrics["accuracy"]  # chance: 1/3 (24 test utterances, 2 unseen speakers)
+
+
+def test_predict_agrees_with_evaluation_per_utterance(lang_runs):
+    from auricle.data import featurize
+    from auricle.datasets import index
+    from auricle.evaluation import predict_probs
+    from auricle.inference import load_run, predict_files
+
+    manifest, runs, _ = lang_runs
+    run = load_run(runs["label"][0])
+    items = [it for it in index(manifest).items if it.group in ("s4", "s5")][:6]
+    arr, _ = featurize(items, run.labels, run.feature_config, crop=run.crop, window_hop=run.window_hop,
+                       variable_length=True, silence_frames=run.silence_frames, progress=False,
+                       cache_dir=str(manifest.parent.parent / "cache"))
+    assert arr.x.shape[-1] == run.feature_config.n_mfcc + 1  # the decision weights ride along as one column
+    probs = predict_probs(run.model, arr.x)
+    preds = predict_files(run, [it.path for it in items], top_k=3)
+    for p, pr in zip(probs, preds):
+        assert pr.top[0][0] == run.labels[int(p.argmax())]
+        assert abs(pr.top[0][1] - float(p.max())) < 1e-5
+
+
+@pytest.mark.parametrize("mode", ["mask", "label"])
+def test_streaming_resets_per_utterance_and_equals_offline(lang_runs, mode):
+    from auricle.features import extract
+    from auricle.inference import load_run
+    from auricle.streaming.utterances import UtteranceStream
+
+    _, runs, _ = lang_runs
+    run = load_run(runs[mode][0])
+    fc = run.feature_config
+    rng = np.random.default_rng(5)
+    gap = np.zeros(int(0.5 * SR), dtype="float32")
+    y = np.concatenate([np.concatenate([utterance(lang, 4, rng), gap]) for lang in ("bb", "aa", "cc")])
+    feats = extract(fc.replace(duration=len(y) / SR), y[None])[0]
+    stream = UtteranceStream(run.model, fc, mode=mode, threshold_db=30.0, end_frames=30)
+    utts = stream.push(feats[:100]) + stream.push(feats[100:]) + stream.flush()
+    assert len(utts) >= 3 and utts[0]["start"] == 0 and utts[-1]["stop"] == len(feats)
+    for u in utts:
+        seg = feats[None, u["start"]:u["stop"]]
+        x, _ = S.apply_silence(seg, [seg.shape[1]], fc, mode=mode, threshold_db=30.0)
+        offline = run.model.predict(x, verbose=0)[0]
+        assert np.abs(offline - u["probs"]).max() < 1e-5
+
+
+def test_remove_mode_does_not_stream(lang_runs):
+    from auricle.inference import load_run
+    from auricle.streaming.convert import NotStreamable
+    from auricle.streaming.utterances import UtteranceStream
+
+    run = load_run(lang_runs[1]["remove"][0])
+    with pytest.raises(NotStreamable, match="remove"):
+        UtteranceStream(run.model, run.feature_config, mode="remove")
+
+
+def test_unequal_amounts_oversampling_class_weights_and_one_voice_warning(lang_runs):
+    _, runs, logs = lang_runs
+    assert "every recording of 'dd' is by one voice (s0)" in logs["label"]
+    assert "'aa'" not in logs["label"] and "one voice" not in logs["mask"]
+    metrics = runs["label"][1]["run"]
+    over = metrics["class_counts"]["train (oversampled)"]
+    assert len(set(over.values())) == 1 and over["aa"] == 16  # every language repeated up to the largest
+    assert metrics["class_counts"]["train"]["cc"] == 4
+    assert metrics["class_weight"]["cc"] > metrics["class_weight"]["aa"] * 0.99  # balanced after oversampling: equal
