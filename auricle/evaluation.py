@@ -189,7 +189,8 @@ def evaluate_run(run_dir, dataset=None, *, layout="auto", out_dir=None, console=
         raise DatasetError("no examples to evaluate", path=dataset or cfg.data.root)
     arr, fails = featurize(items, run.labels, run.feature_config, crop=run.crop, window_hop=run.window_hop,
                            cache_dir=cfg.train.cache_dir, workers=cfg.train.workers, progress=progress,
-                           silence=run.silence, variable_length=run.variable_length)
+                           silence=run.silence, variable_length=run.variable_length,
+                           silence_frames=getattr(run, "silence_frames", None))
     probs = predict_probs(run.model, arr.x)
     m = _split_metrics(probs, arr, run.labels)
     if "per_recording" in m:  # which recording each answer is, for comparing with `auricle predict`

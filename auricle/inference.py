@@ -21,6 +21,7 @@ class Run:
     model: object
     silence: dict | None = None
     variable_length: bool = False
+    silence_frames: dict | None = None  # data.silence_frames ({mode, vad_db}): framewise model, see datasets/silence.py
 
 
 def load_run(run_dir) -> Run:
@@ -47,8 +48,10 @@ def load_run(run_dir) -> Run:
     hop = feats.pop("window_hop", None)
     silence = feats.pop("silence", None)
     variable = bool(feats.pop("variable_length", False))
+    frames = feats.pop("silence_frames", None)
     return Run(run_dir, RunConfig.load(run_dir / "config.yaml"), json.loads((run_dir / "labels.json").read_text()),
-               FeatureConfig.from_dict(feats), crop, hop, load_model(run_dir / "model.keras"), silence, variable)
+               FeatureConfig.from_dict(feats), crop, hop, load_model(run_dir / "model.keras"), silence, variable,
+               frames)
 
 
 @dataclass
@@ -156,8 +159,15 @@ def prepare_windows(run: Run, y: np.ndarray, *, window_hop: float | None = None)
         n_real = np.minimum(len(y) - (starts - offset), n) if len(y) > n else np.array([max(len(y), 1)])
         if len(y) <= n:
             wins = fix_length(y, length=n, mode="start")[None]
-        feats = mask_padding_(extract(fc.replace(normalize="none"), wins), valid_frames(fc, n_real), fc.normalize,
-                              fc.cmvn_floor)
+        raw = extract(fc.replace(normalize="none"), wins)
+        if run.silence_frames:  # the same VAD and frame weights as training (auricle.datasets.silence)
+            from auricle.datasets.silence import apply_silence
+
+            feats, _ = apply_silence(raw, valid_frames(fc, n_real), fc, mode=run.silence_frames["mode"],
+                                     threshold_db=run.silence_frames["vad_db"], normalize=fc.normalize,
+                                     floor=fc.cmvn_floor)
+        else:
+            feats = mask_padding_(raw, valid_frames(fc, n_real), fc.normalize, fc.cmvn_floor)
     else:
         feats = extract(fc, wins)
     return feats, np.asarray(starts)
