@@ -53,10 +53,10 @@ def build(data: Path, *, sizes: dict, test_soundfont: str) -> Path:
 
 
 def train_args(name: str) -> list[str]:
-    from auricle.config import list_recipes
+    import importlib.util
 
     if name == "auto":
-        if "auto" in list_recipes():
+        if importlib.util.find_spec("auricle.datasets.profile") is not None:   # auricle train --recipe auto
             return ["--recipe", "auto"]
         print("(no auto recipe yet: auto = music)", flush=True)
         return ["--recipe", "music"]
@@ -119,13 +119,13 @@ def main():
         data = data.with_name(f"{data.name}-test-{args.test_soundfont}")
     manifest = build(data, sizes=sizes, test_soundfont=args.test_soundfont)
     results = []
-    for name in args.recipes.split(","):
-        for seed in seeds:
+    out = Path(args.out) / data.name / "results.json"
+    for seed in seeds:                      # seed by seed: a run stopped early still compares the recipes
+        for name in args.recipes.split(","):
             r = run_one(manifest, name, seed, Path(args.out) / data.name / name / f"s{seed}", args.set)
             if r:
                 results.append(r)
-    out = Path(args.out) / data.name / "results.json"
-    out.write_text(json.dumps(results, indent=1))
+                out.write_text(json.dumps(results, indent=1))
     print(f"\ninstruments, test soundfont {args.test_soundfont}, {sizes['n_train']}/{sizes['n_valid']}/"
           f"{sizes['n_test']} melodies x 10 instruments, seeds {seeds}  (accuracy %, mean +- sd (min-max))")
     print(f"| recipe | test per recording | test per window | val per recording | wall s |")

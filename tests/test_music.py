@@ -173,3 +173,33 @@ def test_music_recipe_windows_long_recordings_and_beats_chance_per_recording(tmp
     m = train(cfg, tmp_path / "run")
     assert m["per_recording"]["n"] == 6 and m["n"] > 6 * 3          # windows, then one answer per recording
     assert m["per_recording"]["accuracy"] > 1 / 3 + 0.2
+
+
+def test_genre_clips_follow_their_style():
+    for name, g in ms.GENRES.items():
+        parts = ms.compose_genre_clip(4, name, seconds=10.0)
+        assert parts == ms.compose_genre_clip(4, name, seconds=10.0)
+        assert any(p.drums for p in parts) == bool(g["kits"])
+        melodic = [p for p in parts if not p.drums]
+        assert [p.program in pool for p, pool in zip(melodic, (g["bass"], g["harmony"], g["lead"]))] == [True] * 3
+        assert all(0 <= n.start < 10000 for p in parts for n in p.notes)
+    with pytest.raises(ConfigError, match="unknown genre"):
+        ms.compose_genre_clip(1, "polka")
+
+
+@needs_fluidsynth
+def test_genre_set_is_rendered_split_by_soundfont(tmp_path):
+    from auricle.cli import app
+
+    args = ["make-genres", str(tmp_path / "g"), "--train", "1", "--valid", "0", "--test", "1", "--seconds", "3",
+            "--sr", "16000", "--genres", "rock,classical"]
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0, r.output
+    rows = _manifest(tmp_path / "g")
+    assert [(x["label"], x["split"]) for x in rows] == [("rock", "train"), ("classical", "train"), ("rock", "test"),
+                                                          ("classical", "test")]
+    assert [x["soundfont"] == "TimGM6mb" for x in rows] == [False, False, True, True]
+    for x in rows:
+        y, sr = sf.read(str(tmp_path / "g" / x["path"]))
+        assert sr == 16000 and len(y) == 3 * sr and np.abs(y).max() > 0.2
+    assert CliRunner().invoke(app, args).exit_code != 0          # already there

@@ -46,3 +46,34 @@ def make_instruments_cmd(
     n = sum(1 for _ in open(manifest)) - 1
     console.print(f"[bold green]wrote[/bold green] {n} recordings to {out} in {time.perf_counter() - t0:.1f} s "
                   f"(train: auricle train {manifest} --recipe music)")
+
+
+@app.command("make-genres")
+@friendly
+def make_genres_cmd(
+    out: Path = typer.Argument(..., help="Folder to write {train,valid,test}/<genre>/<clip>.wav and manifest.csv."),
+    train: int = typer.Option(12, "--train", help="Training clips per genre."),
+    valid: int = typer.Option(3, "--valid", help="Validation clips per genre (training soundfonts)."),
+    test: int = typer.Option(5, "--test", help="Test clips per genre, rendered with the held-out soundfont only."),
+    seconds: float = typer.Option(30.0, "--seconds", help="Length of every clip (GTZAN: 30 s)."),
+    sr: int = typer.Option(22050, "--sr", help="Sample rate; fluidsynth renders at it directly."),
+    seed: int = typer.Option(0, "--seed", help="Random seed: the same seed writes the same files."),
+    genres: str = typer.Option("", "--genres", help="Comma-separated subset (default: rock,jazz,classical,electronic,folk)."),
+    test_soundfont: str = typer.Option("TimGM6mb", "--test-soundfont", help="Soundfont of the test split only."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an earlier set in OUT."),
+):
+    """Compose and render GTZAN-style genre clips (styles differing in rhythm, instruments and tempo) with fluidsynth.
+
+    Train with `auricle train OUT/manifest.csv --recipe music` (3-s windows, one answer per clip).
+    """
+    import time
+
+    from auricle.datasets.music_synth import make_genres
+
+    names = [s.strip() for s in genres.split(",") if s.strip()] or None
+    t0 = time.perf_counter()
+    manifest = make_genres(out, n_train=train, n_valid=valid, n_test=test, seconds=seconds, sr=sr, seed=seed,
+                           genres=names, test_soundfont=test_soundfont, overwrite=overwrite)
+    n = sum(1 for _ in open(manifest)) - 1
+    console.print(f"[bold green]wrote[/bold green] {n} clips to {out} in {time.perf_counter() - t0:.1f} s "
+                  f"(train: auricle train {manifest} --recipe music)")
