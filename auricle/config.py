@@ -173,9 +173,7 @@ class RunConfig:
                               fix="0.999 averages over about the last 1,000 steps; 0.99 over 100")
         if not (isinstance(self.train.mixup, (int, float)) and self.train.mixup >= 0):
             raise ConfigError(f"train.mixup must be a number >= 0 (Beta alpha; 0 disables), got {self.train.mixup!r}")
-        from auricle.distillation import check as check_distillation
-
-        check_distillation(self.train)
+        _check_teacher(self.train)  # settings only: the teacher run is checked when training loads it
         from auricle.models.tta import check as check_tta
 
         self.train.tta_shift_ms = check_tta(self.train.tta_shift_ms)
@@ -267,6 +265,20 @@ def recipe(name: str, overrides: dict | None = None) -> RunConfig:
         raise ConfigError(f"unknown recipe '{name}'", fix=f"choose one of: {', '.join(list_recipes())}")
     d = _on_base(yaml.safe_load(path.read_text()))
     return RunConfig.from_dict(deep_merge(d, overrides or {}))
+
+
+def _check_teacher(t) -> None:
+    """Validate the ``train.teacher*`` settings without opening the teacher run
+    (:func:`auricle.distillation.load_teacher` checks the run itself when training starts)."""
+    if t.teacher is None:
+        return
+    if not isinstance(t.teacher, str) or not t.teacher:
+        raise ConfigError(f"train.teacher must be a run directory or null, got {t.teacher!r}")
+    if not (isinstance(t.teacher_weight, (int, float)) and 0.0 < t.teacher_weight <= 1.0):
+        raise ConfigError(f"train.teacher_weight must be in (0, 1], got {t.teacher_weight!r}",
+                          fix="the share of each target taken from the teacher; 0.5 to 0.9 is usual")
+    if not (isinstance(t.teacher_temperature, (int, float)) and t.teacher_temperature > 0):
+        raise ConfigError(f"train.teacher_temperature must be > 0, got {t.teacher_temperature!r}")
 
 
 def set_dotted(d: dict, dotted: str, value) -> None:

@@ -96,19 +96,6 @@ def load_teacher(teacher, labels: list[str], features: dict):
     return without_shifts(run.model)  # its test-time shifts would triple the teacher's cost per batch
 
 
-def check(t) -> None:
-    """Validate the ``train.teacher*`` settings (called by :meth:`RunConfig.validate`)."""
-    if t.teacher is None:
-        return
-    if not isinstance(t.teacher, str) or not t.teacher:
-        raise ConfigError(f"train.teacher must be a run directory or null, got {t.teacher!r}")
-    if not (isinstance(t.teacher_weight, (int, float)) and 0.0 < t.teacher_weight <= 1.0):
-        raise ConfigError(f"train.teacher_weight must be in (0, 1], got {t.teacher_weight!r}",
-                          fix="the share of each target taken from the teacher; 0.5 to 0.9 is usual")
-    if not (isinstance(t.teacher_temperature, (int, float)) and t.teacher_temperature > 0):
-        raise ConfigError(f"train.teacher_temperature must be > 0, got {t.teacher_temperature!r}")
-
-
 def teacher_batches_class():
     import keras
 

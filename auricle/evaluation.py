@@ -5,13 +5,13 @@ look at (confusion matrix, learning curves) and ``report.md`` ties them together
 """
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
 import numpy as np
 
 from auricle.errors import DatasetError
+from auricle.inference import predict_probs  # noqa: F401  (re-exported)
+from auricle.runs import read_history, write_json
 
 
 def compute_metrics(y_true: np.ndarray, probs: np.ndarray, labels: list[str]) -> dict:
@@ -81,14 +81,6 @@ def plot_curves(history: list[dict], path, *, best_epoch: int | None = None, lab
     plt.close(fig)
 
 
-def predict_probs(model, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """Batched ``predict_on_batch`` (much cheaper than per-example calls)."""
-    if len(x) == 0:
-        return np.zeros((0, model.output_shape[-1]), dtype="float32")
-    return np.concatenate([np.asarray(model.predict_on_batch(x[i:i + batch_size]))
-                           for i in range(0, len(x), batch_size)])
-
-
 def file_level(probs: np.ndarray, y: np.ndarray, file_index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Average window probabilities per file (for long recordings cut into windows)."""
     files, inv = np.unique(file_index, return_inverse=True)
@@ -140,11 +132,11 @@ def evaluate_prepared(model, prep, run_dir, *, cfg, info: dict, console=None) ->
     for name, arr in prep.splits.items():
         results[name] = _split_metrics(predict_probs(model, arr.x), arr, prep.labels)
     main = next(k for k in ("test", "val", "val_seen", "train") if k in results)
-    history = _read_history(run_dir / "history.csv")
+    history = read_history(run_dir / "history.csv")
     splits = {k: {**_brief(v), **({"per_recording": _brief(v["per_recording"])} if "per_recording" in v else {})}
               for k, v in results.items()}
     out = {"evaluated_on": main, **{k: v for k, v in results[main].items()}, "splits": splits, "run": info}
-    _write_json(run_dir / "metrics.json", out)
+    write_json(run_dir / "metrics.json", out)
     per_class_csv(results[main], run_dir / "per_class.csv")
     plot_confusion(results[main]["confusion"], prep.labels, run_dir / "confusion.png",
                    title=f"{main} split" + (", windows" if "per_recording" in results[main] else ""))
@@ -200,7 +192,7 @@ def evaluate_run(run_dir, dataset=None, *, layout="auto", out_dir=None, console=
     m["skipped_files"] = [list(f) for f in fails]
     out = Path(out_dir) if out_dir else Path(run_dir) / f"eval-{name}"
     out.mkdir(parents=True, exist_ok=True)
-    _write_json(out / "metrics.json", m)
+    write_json(out / "metrics.json", m)
     per_class_csv(m, out / "per_class.csv")
     plot_confusion(m["confusion"], run.labels, out / "confusion.png", title=name + (", windows" if "per_recording" in m else ""))
     if "per_recording" in m:
@@ -283,20 +275,6 @@ def write_report(run_dir: Path, cfg, metrics: dict, results: dict, info: dict) -
         lines += [f"- `{p}`: {why}" for p, why in info["skipped_files"][:50]]
     lines += ["", "## Configuration", "", "```yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False).rstrip(), "```", ""]
     (run_dir / "report.md").write_text("\n".join(lines))
-
-
-def _read_history(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    rows = path.read_text().strip().splitlines()
-    keys = rows[0].split(",")
-    return [{k: (float(v) if v not in ("",) else None) for k, v in zip(keys, r.split(","))} for r in rows[1:]]
-
-
-def _write_json(path: Path, obj) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(obj, indent=1))
-    os.replace(tmp, path)
 
 
 def _print_summary(console, m: dict, where) -> None:

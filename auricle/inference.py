@@ -8,20 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from auricle.errors import AudioError, AuricleError, RunError
-
-
-@dataclass
-class Run:
-    path: Path
-    config: object
-    labels: list[str]
-    feature_config: object
-    crop: str
-    window_hop: float | None
-    model: object
-    silence: dict | None = None
-    variable_length: bool = False
-    silence_frames: dict | None = None  # data.silence_frames ({mode, vad_db}): framewise model, see datasets/silence.py
+from auricle.runs import Run
 
 
 def load_run(run_dir) -> Run:
@@ -33,7 +20,7 @@ def load_run(run_dir) -> Run:
     if not run_dir.is_dir():
         raise RunError("run directory not found", path=run_dir, fix="pass the --out folder of `auricle train`")
     if (run_dir / "model.joblib").exists() and not (run_dir / "model.keras").exists():
-        from auricle.classic import load_classic
+        from auricle.classic.load import load_classic
 
         return load_classic(run_dir)
     missing = [f for f in ("config.yaml", "labels.json", "features.json", "model.keras") if not (run_dir / f).exists()]
@@ -75,6 +62,14 @@ class Prediction:
         return d
 
 
+def predict_probs(model, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """Batched ``predict_on_batch`` (much cheaper than per-example calls)."""
+    if len(x) == 0:
+        return np.zeros((0, model.output_shape[-1]), dtype="float32")
+    return np.concatenate([np.asarray(model.predict_on_batch(x[i:i + batch_size]))
+                           for i in range(0, len(x), batch_size)])
+
+
 def predict_files(run: Run, paths, *, top_k: int = 3, window_hop: float | None = None,
                   per_window: bool = False, aggregate: str = "mean") -> list[Prediction]:
     """Top-k labels per file with the run's preprocessing.
@@ -85,7 +80,6 @@ def predict_files(run: Run, paths, *, top_k: int = 3, window_hop: float | None =
     Unreadable files give a :class:`Prediction` with ``error`` set instead of stopping the batch.
     """
     from auricle.audio import load
-    from auricle.evaluation import predict_probs
 
     out = []
     for p in paths:
@@ -219,7 +213,7 @@ def load_for_predict(run_dir, runtime: str | None = None):
     own export of that kind).  Returns ``(run, how)`` with ``how`` naming what runs."""
     run_dir = Path(run_dir)
     if runtime in ("onnx", "tflite"):
-        from auricle.export import load_predictor
+        from auricle.exported import load_predictor
 
         exp = run_dir if (run_dir / "meta.json").exists() else fresh_export(run_dir, runtime) or run_dir
         return load_predictor(exp, runtime), f"{runtime} export {exp}"
@@ -228,7 +222,7 @@ def load_for_predict(run_dir, runtime: str | None = None):
     if runtime is None and run_dir.is_dir():
         exp = fresh_export(run_dir, "onnx")
         if exp is not None:
-            from auricle.export import load_predictor
+            from auricle.exported import load_predictor
 
             try:
                 return load_predictor(exp, "onnx"), f"onnx export {exp}"

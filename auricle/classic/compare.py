@@ -51,7 +51,7 @@ def run_summary(run_dir, *, max_clips: int = 256, repeats: int = 5) -> dict:
     """One row of the comparison: name, model, kind, accuracy, macro-F1, params, size text,
     train seconds, feature and model milliseconds per clip, batch size, what was timed."""
     from auricle.config import RunConfig
-    from auricle.classic.train import MODEL_FILE, is_classic_run, load_classic_model, read_features_json
+    from auricle.classic.load import MODEL_FILE, is_classic_run, load_classic_model, read_features_json
     from auricle.features import extract
 
     run_dir = Path(run_dir)

@@ -23,10 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
+from auricle.classic.load import (MODEL_FILE, is_classic_run, load_classic,  # noqa: F401  (re-exported)
+                                  load_classic_model, predict_classic, read_features_json)
 from auricle.config import RunConfig
-from auricle.errors import ModelError, RunError
-
-MODEL_FILE = "model.joblib"
+from auricle.errors import ModelError
 
 
 def waveform_config(cfg: RunConfig):
@@ -108,7 +108,8 @@ def train_classic(cfg: RunConfig, run_dir, *, overwrite: bool = False, console=N
     from auricle import data as data_mod
     from auricle.classic.summary import feature_names, summary_features
     from auricle.evaluation import evaluate_prepared
-    from auricle.training import _atomic_write, class_weights, oversample_indices, prepare_run_dir
+    from auricle.runs import atomic_write
+    from auricle.training import class_weights, oversample_indices, prepare_run_dir
 
     console = console or Console()
     run_dir = Path(run_dir)
@@ -146,11 +147,11 @@ def train_classic(cfg: RunConfig, run_dir, *, overwrite: bool = False, console=N
     feat_seconds = round(time.time() - t_feat, 2)
     console.print(f"data: {ds.layout} layout, {n_cls} classes, examples per split {counts}, "
                   f"{len(feature_names(scfg))} summary features per clip ({feat_seconds:.1f}s)")
-    _atomic_write(run_dir / "labels.json", json.dumps(labels, indent=1))
+    atomic_write(run_dir / "labels.json", json.dumps(labels, indent=1))
     extra = {"crop": cfg.data.crop, "window_hop": cfg.data.window_hop}
     if hasattr(cfg, "silence"):
         extra["silence"] = cfg.silence()
-    _atomic_write(run_dir / "features.json", json.dumps({**wfc.to_dict(), **extra}, indent=1))
+    atomic_write(run_dir / "features.json", json.dumps({**wfc.to_dict(), **extra}, indent=1))
 
     tr = feats["train"]
     class_counts = {s: dict(zip(labels, np.bincount(a.y, minlength=n_cls).tolist())) for s, a in feats.items()}
@@ -213,74 +214,3 @@ def _fix_report(run_dir: Path, info: dict) -> None:
     text = text.replace("; training ", "; fit ", 1)
     text = text.replace("## Learning curves\n\n![curves](curves.png)\n\n", "")
     path.write_text(text)
-
-
-# --------------------------------------------------------------------------------------------
-# using a trained classic run
-# --------------------------------------------------------------------------------------------
-
-def is_classic_run(run_dir) -> bool:
-    run_dir = Path(run_dir)
-    return (run_dir / MODEL_FILE).exists() and not (run_dir / "model.keras").exists()
-
-
-def load_classic_model(path):
-    """The :class:`ClassicModel` saved at ``path`` (``RUN/model.joblib``)."""
-    import joblib
-
-    from auricle.classic.models import ClassicModel
-
-    try:
-        model = joblib.load(path)
-    except Exception as exc:  # a pickle from another scikit-learn/xgboost version, a truncated file
-        raise RunError(f"cannot load the classic model ({type(exc).__name__}: {exc})", path=path,
-                       fix="retrain the run with the installed scikit-learn/xgboost versions") from None
-    if not isinstance(model, ClassicModel):
-        raise RunError("model.joblib does not hold an auricle classic model", path=path)
-    return model
-
-
-def load_classic(run_dir):
-    """An :class:`auricle.inference.Run` for a classic run.
-
-    Its ``feature_config`` is the ``waveform`` config of ``features.json`` and its ``model`` a
-    :class:`~auricle.classic.models.WaveformModel` (``predict_on_batch(waves)``), so
-    :func:`auricle.inference.predict_files` and :func:`auricle.evaluation.evaluate_run` work on
-    it unchanged.
-    """
-    import dataclasses
-
-    from auricle.classic.models import WaveformModel
-    from auricle.inference import Run
-
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise RunError("run directory not found", path=run_dir, fix="pass the --out folder of `auricle train`")
-    missing = [f for f in ("config.yaml", "labels.json", "features.json", MODEL_FILE) if not (run_dir / f).exists()]
-    if missing:
-        raise RunError(f"incomplete classic run (missing {', '.join(missing)})", path=run_dir,
-                       fix="train a model into this folder first")
-    fc, extra = read_features_json(run_dir)
-    model = WaveformModel(load_classic_model(run_dir / MODEL_FILE))
-    kw = {"silence": extra.get("silence")} if "silence" in {f.name for f in dataclasses.fields(Run)} else {}
-    return Run(run_dir, RunConfig.load(run_dir / "config.yaml"), json.loads((run_dir / "labels.json").read_text()),
-               fc, extra.get("crop", "center"), extra.get("window_hop"), model, **kw)
-
-
-def read_features_json(run_dir):
-    """``(FeatureConfig, other keys)`` of ``RUN/features.json`` (crop, window_hop, silence, ...)."""
-    from auricle.features import FeatureConfig
-
-    feats = json.loads((Path(run_dir) / "features.json").read_text())
-    names = set(FeatureConfig.field_names())
-    return (FeatureConfig.from_dict({k: v for k, v in feats.items() if k in names}),
-            {k: v for k, v in feats.items() if k not in names})
-
-
-def predict_classic(run, waves: np.ndarray) -> np.ndarray:
-    """Probabilities ``(n, n_labels)`` of clips ``(n, samples)`` at the run's sample rate and
-    clip length (crop/pad them with :func:`auricle.audio.fix_length` first)."""
-    w = np.asarray(waves, dtype=np.float32)
-    if w.ndim == 1:
-        w = w[None]
-    return run.model.predict_on_batch(w)

@@ -271,9 +271,11 @@ def train_separately(cfg, run_dir, *, overwrite: bool = False, resume: bool = Fa
 
     from auricle import data as data_mod
     from auricle.config import RunConfig
-    from auricle.evaluation import _read_history, evaluate_prepared
+    from auricle.evaluation import evaluate_prepared
     from auricle.models.registry import load_model
-    from auricle.training import (TrainingInterrupted, _atomic_write, _check_model_options, prepare_run_dir,
+    from auricle.runs import atomic_write as _atomic_write
+    from auricle.runs import read_history as _read_history
+    from auricle.training import (TrainingInterrupted, _check_model_options, prepare_run_dir,
                                    resolve_auto_settings, train)
 
     console = console or Console()

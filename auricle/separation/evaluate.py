@@ -131,7 +131,7 @@ def evaluate_run(run_dir, dataset=None, *, runtime: str = "auto", mask: str | No
                            fix="pass a stems dataset: auricle separate-eval RUN DATASET")
     history = None
     if (run_dir / "history.csv").exists() and target == run_dir:
-        from auricle.evaluation import _read_history
+        from auricle.runs import read_history as _read_history
 
         history = _read_history(run_dir / "history.csv")
     return evaluate_caches(sep, cache, target, history=history, cfg=cfg, console=console,

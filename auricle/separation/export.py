@@ -44,7 +44,7 @@ def export_separator(run_dir, fmt: str = "onnx", *, out=None, console=None) -> P
     if fmt not in FORMATS:
         raise ConfigError(f"separators export to {', '.join(FORMATS)}, not {fmt!r}",
                           fix="use --format onnx or --format tflite")
-    from auricle.cli._app import quiet_keras
+    from auricle.backend import quiet_keras
 
     quiet_keras()
     import keras

@@ -171,7 +171,7 @@ class Separator:
                                fix=f"run `auricle export {run_dir} --format tflite` first")
             net = _TfliteNet(tfl_file, threads)
         else:
-            from auricle.cli._app import quiet_keras
+            from auricle.backend import quiet_keras
 
             quiet_keras()
             import keras

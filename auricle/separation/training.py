@@ -33,7 +33,8 @@ from auricle.separation.presets import SeparationPreset, get_preset
 from auricle.separation.separate import SEPARATION_META, Separator, _KerasNet
 from auricle.separation.stft import stft
 from auricle.separation.unet import build_separator
-from auricle.training import _atomic_write, prepare_run_dir, write_history
+from auricle.runs import atomic_write as _atomic_write
+from auricle.training import prepare_run_dir, write_history
 
 
 @dataclass
@@ -261,7 +262,7 @@ def train_separator(cfg: SeparationConfig, run_dir, *, overwrite: bool = False, 
     history: list[dict] = []
     initial_epoch, best = 0, math.inf
     if resume:
-        from auricle.evaluation import _read_history
+        from auricle.runs import read_history as _read_history
 
         state = json.loads((run_dir / "state.json").read_text())
         initial_epoch, best = int(state["epoch"]), float(state["best"])
