@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from auricle.datasets.cache import default_cache_dir  # noqa: F401  (re-exported)
+from auricle.features.padding import PAD_VALUE, mask_padding_, valid_frames  # noqa: F401  (re-exported)
 from auricle.errors import DatasetError
 
 #: The shipped, generated keyword set (see data/demo/README.md).
@@ -100,41 +101,10 @@ class Prepared:
     background: list[str] = field(default_factory=list)
 
 
-#: Feature value of padding frames in variable-length data; sequence models mask it (keras Masking).
-PAD_VALUE = 0.0
-
-
 def silence_settings(data_cfg) -> dict | None:
     """``{"mode", "vad_db"}`` of ``data.silence_frames`` (saved in features.json), or None when off."""
     mode = getattr(data_cfg, "silence_frames", None)
     return {"mode": mode, "vad_db": float(data_cfg.vad_db)} if mode else None
-
-
-def valid_frames(fcfg, n_samples) -> np.ndarray:
-    """Feature frames computed from ``n_samples`` real samples (the rest of a row is padding)."""
-    n = np.minimum(np.asarray(n_samples, dtype=np.int64), fcfg.n_samples)
-    total = fcfg.output_shape[0]
-    if fcfg.center:
-        f = 1 + n // fcfg.hop_length
-    else:
-        f = 1 + (n - fcfg.n_fft) // fcfg.hop_length
-    return np.clip(f, 1, total)
-
-
-def mask_padding_(x: np.ndarray, lengths: np.ndarray, normalize: str, floor: float | None = None) -> np.ndarray:
-    """Variable-length rows in place: per-clip CMVN over the valid frames only (when the feature
-    config asks for ``per_clip``), then every padding frame set to :data:`PAD_VALUE`.
-
-    Features of a zero-padded clip equal those of the unpadded clip on the valid frames (the
-    STFT centre padding is zeros either way), so a masked model sees exactly the clip.
-    """
-    from auricle.features import cmvn_
-
-    for i, n in enumerate(np.asarray(lengths, dtype=np.int64)):
-        if normalize == "per_clip":
-            cmvn_(x[i:i + 1, :n], floor=floor)
-        x[i, n:] = PAD_VALUE
-    return x
 
 
 def _row_samples(paths, file_index, fcfg, window_hop) -> np.ndarray:

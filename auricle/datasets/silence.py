@@ -173,7 +173,7 @@ def apply_silence(x: np.ndarray, lengths, fcfg, *, mode: str, threshold_db: floa
     >>> out[0, :, 0].tolist(), out[0, :, -1].tolist(), n.tolist()
     ([-10.0, -12.0, 0.0, 0.0], [1.0, 1.0, 0.0, 0.0], [2])
     """
-    from auricle.data import mask_padding_
+    from auricle.features.padding import mask_padding_
 
     x = np.asarray(x, dtype=np.float32)
     lengths = np.asarray(lengths, dtype=np.int64)

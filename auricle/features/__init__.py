@@ -50,7 +50,8 @@ Modules
 scale, :func:`mel_filterbank`, :func:`mel_plan`, :func:`melspectrogram`, :func:`log_mel`),
 ``mfcc`` (:func:`dct_matrix`, :func:`mfcc`), ``kernel`` (the chunked engine and its precision
 repair), ``config`` (:class:`FeatureConfig`), ``presets`` (:data:`PRESETS`, :func:`preset`) and
-``extraction`` (:func:`extract`, :func:`mel_power`, :func:`finish_power`, :func:`cmvn_`).
+``extraction`` (:func:`extract`, :func:`mel_power`, :func:`finish_power`, :func:`cmvn_`) and
+``padding`` (variable-length rows: :func:`valid_frames`, :func:`mask_padding_`, :data:`PAD_VALUE`).
 Everything public is re-exported here, so ``auricle.features.log_mel(...)`` is the way to call it.
 
 Plans and kernels
@@ -68,6 +69,7 @@ from auricle.features.extraction import cmvn_, extract, finish_power, mel_power,
 from auricle.features.kernel import CHUNK_BYTES, REFINE_DB, STATS, apply_mel, compute, refine_frames, risky_frames
 from auricle.features.mel import MelPlan, log_mel, mel_filterbank, mel_frequencies, mel_plan, melspectrogram
 from auricle.features.mfcc import dct_matrix, mfcc
+from auricle.features.padding import PAD_VALUE, mask_padding_, valid_frames
 from auricle.features.presets import PRESETS, preset
 from auricle.features.stft import PAD_MODES, StftPlan, _window, power_to_db, spectrogram, stft_plan
 
@@ -78,6 +80,7 @@ __all__ = [
     "KINDS",
     "MelPlan",
     "NORMALIZATIONS",
+    "PAD_VALUE",
     "PAD_MODES",
     "PRESETS",
     "REFINE_DB",
@@ -93,6 +96,7 @@ __all__ = [
     "mel_filterbank",
     "mel_frequencies",
     "mel_plan",
+    "mask_padding_",
     "mel_power",
     "melspectrogram",
     "mfcc",
@@ -103,4 +107,5 @@ __all__ = [
     "risky_frames",
     "spectrogram",
     "stft_plan",
+    "valid_frames",
 ]
