@@ -109,7 +109,8 @@ def train_classic(cfg: RunConfig, run_dir, *, overwrite: bool = False, console=N
     from auricle.classic.summary import feature_names, summary_features
     from auricle.evaluation import evaluate_prepared
     from auricle.runs import atomic_write
-    from auricle.training import class_weights, oversample_indices, prepare_run_dir
+    from auricle.training.components import class_weights, oversample_indices
+    from auricle.training.rundir import prepare_run_dir
 
     console = console or Console()
     run_dir = Path(run_dir)

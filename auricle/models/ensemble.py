@@ -275,7 +275,7 @@ def train_separately(cfg, run_dir, *, overwrite: bool = False, resume: bool = Fa
     from auricle.models.registry import load_model
     from auricle.runs import atomic_write as _atomic_write
     from auricle.runs import read_history as _read_history
-    from auricle.training import (TrainingInterrupted, _check_model_options, prepare_run_dir,
+    from auricle.training import (TrainingInterrupted, check_model_options, prepare_run_dir,
                                    resolve_auto_settings, train)
 
     console = console or Console()
@@ -289,7 +289,7 @@ def train_separately(cfg, run_dir, *, overwrite: bool = False, resume: bool = Fa
             raise RunError("this run already finished", path=run_dir, fix="nothing to resume; use `auricle evaluate`")
     else:
         cfg.validate()
-        _check_model_options(cfg)
+        check_model_options(cfg)
         member_configs(cfg)  # fail on a bad member before any work
         prepare_run_dir(run_dir, overwrite=overwrite, resume=False)
         dataset = resolve_auto_settings(cfg, console=console, progress=progress)

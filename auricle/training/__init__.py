@@ -24,6 +24,7 @@ Modules: :mod:`~auricle.training.fit` (:func:`train` as named steps), :mod:`~aur
 from auricle.training.components import class_weights, make_loss, make_optimizer, mixup, oversample_indices
 from auricle.training.fit import (TrainData, TrainingInterrupted, _check_model_options, resolve_auto_settings,
                                   train)
+from auricle.training.fit import _check_model_options as check_model_options  # noqa: F401  (public: models/ensemble.py)
 from auricle.training.rundir import STATE_FILE, _atomic_write, prepare_run_dir, save_model, write_history
 
 __all__ = ["STATE_FILE", "TrainData", "TrainingInterrupted", "class_weights", "make_loss", "make_optimizer",
