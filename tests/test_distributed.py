@@ -120,3 +120,49 @@ def test_distribute_settings_are_checked_before_any_work(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_BACKEND", "jax")
     with pytest.raises(ConfigError, match="TensorFlow backend"):
         check(RunConfig.from_dict({"train": {"distribute": "mirrored"}}).train)
+
+
+def test_sharded_cache_on_a_two_worker_dask_cluster_equals_one_process(data, tmp_path):
+    from auricle.datasets.cache import cached_features
+    from auricle.datasets.shards import build_shards, open_shards
+    from auricle.features import preset
+
+    _, root = data
+    paths = sorted(str(p) for p in root.rglob("*.wav"))
+    (root / "broken.wav").write_bytes(b"not audio")
+    paths.insert(5, str(root / "broken.wav"))
+    cfg = preset("kws", duration=0.5)
+    one = build_shards(paths, cfg, cache_dir=tmp_path / "one", shard_size=8, workers=1)
+    two = build_shards(paths, cfg, cache_dir=tmp_path / "two", shard_size=8, workers=2)
+    assert len(one.shards) == 5 and [s["rows"] for s in one.shards] == [7, 8, 8, 8, 5]
+    assert one.shards == two.shards  # row counts, file ranges and sha256 of every shard
+    for s in one.shards:
+        assert (one.path / f"{s['name']}.npy").read_bytes() == (two.path / f"{s['name']}.npy").read_bytes()
+    assert [p for p, _ in two.failures] == [str(root / "broken.wav")]
+    ref = cached_features(paths, cfg, cache_dir=tmp_path / "array", workers=1, progress=False)
+    np.testing.assert_allclose(two.to_array(), ref.features, atol=1e-4)  # the same features as the array cache
+    np.testing.assert_array_equal(two.file_index(), ref.file_index)
+    again = build_shards(paths, cfg, cache_dir=tmp_path / "two", shard_size=8, workers=2)
+    assert again.cache_hit and open_shards(again.path).shards == two.shards
+    # streamed back: every row once per epoch, shuffled across shards, with its file's label
+    labels = np.arange(len(paths)) % 3
+    ds = two.dataset(labels, n_classes=3, batch_size=10, seed=0, cycle_length=2, shuffle_buffer=16)
+    xs, ys = zip(*[(x.numpy(), y.numpy()) for x, y in ds])
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    assert x.shape == (36, 51, 40)
+    order = [int(np.flatnonzero((ref.features.reshape(36, -1) == r.reshape(1, -1)).all(1))[0]) for r in x]
+    assert sorted(order) == list(range(36)) and order != list(range(36))
+    np.testing.assert_array_equal(y.argmax(1), labels[ref.file_index[order]])
+
+
+def test_bad_shard_settings_are_clear_errors(tmp_path):
+    from auricle.datasets.shards import build_shards, open_shards
+    from auricle.errors import DatasetError
+    from auricle.features import preset
+
+    with pytest.raises(ConfigError, match="shard_size"):
+        build_shards([], preset("kws"), cache_dir=tmp_path, shard_size=0)
+    with pytest.raises(DatasetError, match="not a sharded feature cache"):
+        open_shards(tmp_path)
+    with pytest.raises(ConfigError, match="Dask scheduler"):
+        build_shards([str(tmp_path / "a.wav")], preset("kws"), cache_dir=tmp_path / "c", cluster="tcp://127.0.0.1:9")
