@@ -220,7 +220,6 @@ def _fmt(cycles: list[list[str]]) -> str:
 #:   move ``SeparationConfig`` and ``load_songs`` down into their own module).
 KNOWN_CYCLES = (
     {"auricle.models.ensemble", "auricle.training", "auricle.training.fit"},
-    {"auricle.separation.evaluate", "auricle.separation.training"},
 )
 
 

@@ -108,7 +108,7 @@ def evaluate_run(run_dir, dataset=None, *, runtime: str = "auto", mask: str | No
 
     from auricle.separation.separate import Separator
     from auricle.separation.stems import StemCache, index_stems
-    from auricle.separation.training import SeparationConfig, load_songs
+    from auricle.separation.config import SeparationConfig, load_songs
 
     run_dir = Path(run_dir)
     sep = Separator.load(run_dir, runtime=runtime, mask=mask)
