@@ -155,7 +155,8 @@ def test_sharded_cache_on_a_two_worker_dask_cluster_equals_one_process(data, tmp
     np.testing.assert_array_equal(y.argmax(1), labels[ref.file_index[order]])
 
 
-def test_bad_shard_settings_are_clear_errors(tmp_path):
+def test_bad_shard_settings_are_clear_errors(tmp_path, monkeypatch):
+    from auricle.datasets import shards
     from auricle.datasets.shards import build_shards, open_shards
     from auricle.errors import DatasetError
     from auricle.features import preset
@@ -164,5 +165,23 @@ def test_bad_shard_settings_are_clear_errors(tmp_path):
         build_shards([], preset("kws"), cache_dir=tmp_path, shard_size=0)
     with pytest.raises(DatasetError, match="not a sharded feature cache"):
         open_shards(tmp_path)
+    monkeypatch.setattr(shards, "CONNECT_TIMEOUT", 1)
     with pytest.raises(ConfigError, match="Dask scheduler"):
         build_shards([str(tmp_path / "a.wav")], preset("kws"), cache_dir=tmp_path / "c", cluster="tcp://127.0.0.1:9")
+
+
+def test_cache_build_command(data, tmp_path):
+    from typer.testing import CliRunner
+
+    from auricle.cli import app
+
+    _, root = data
+    args = ["cache", "build", str(root), "--layout", "manifest", "--duration", "0.5", "--shard-size", "16",
+            "--workers", "1", "--out", str(tmp_path / "c")]
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0, r.output
+    assert "3 shard(s), 36 rows of (51, 40), built" in " ".join(r.output.split())
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0 and "found (cached)" in r.output
+    r = CliRunner().invoke(app, ["cache", "build", str(tmp_path / "missing"), "--out", str(tmp_path / "c")])
+    assert r.exit_code != 0 and "Traceback" not in r.output

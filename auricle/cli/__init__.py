@@ -7,7 +7,7 @@ Every :class:`~auricle.errors.AuricleError` is printed as one message with its f
 from auricle.cli._app import app, console, err_console, friendly  # noqa: F401
 from auricle.cli import pipeline  # noqa: F401,E402  (registers commands)
 
-for _mod in ("augment", "zoo", "streaming", "export", "synth", "serve", "separation", "stems_demo", "music"):
+for _mod in ("augment", "zoo", "streaming", "export", "synth", "serve", "separation", "stems_demo", "music", "cache"):
     # optional command groups: each lives in auricle/cli/<name>.py
     try:
         __import__(f"auricle.cli.{_mod}")

@@ -60,6 +60,9 @@ SHARDS_VERSION = 1
 #: Default files per shard: ~4 MB of kws features per 1,000 files, so a shard is tens of MB.
 SHARD_SIZE = 2000
 
+#: Seconds to wait for a ``cluster=`` scheduler to answer.
+CONNECT_TIMEOUT = 30
+
 
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
@@ -201,7 +204,7 @@ def _client(cluster: str | None, workers: int):
         raise ConfigError("building shards on several workers needs Dask", fix="pip install 'dask[distributed]'") from None
     if cluster:
         try:
-            return Client(cluster, timeout=30), None
+            return Client(cluster, timeout=CONNECT_TIMEOUT), None
         except OSError as exc:
             raise ConfigError(f"cannot reach the Dask scheduler at {cluster} ({exc})",
                               fix="start one with `dask scheduler` (and `dask worker ADDRESS` on each host), "
