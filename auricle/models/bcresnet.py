@@ -49,8 +49,11 @@ def bc_block(x, out_ch, *, stage, freq_stride, sub_bands, block_dropout, reg, na
         y = layers.BatchNormalization(momentum=0.9, name=f"{name}_proj_bn")(y)
         y = layers.Activation("relu", name=f"{name}_proj_relu")(y)
     # f2: frequency-wise depthwise conv + sub-spectral norm
-    y = layers.DepthwiseConv2D((1, 3), strides=(1, freq_stride), padding="same", use_bias=False,
-                               depthwise_regularizer=reg, name=f"{name}_fdw")(y)
+    y = layers.DepthwiseConv2D((1, 3), padding="same", use_bias=False, depthwise_regularizer=reg,
+                               name=f"{name}_fdw")(y)
+    if freq_stride > 1:  # TensorFlow's CPU depthwise kernel rejects unequal strides (1, 2) on CPUs without
+        # oneDNN's kernel; keeping every freq_stride-th bin of the stride-1 conv is the same downsampling
+        y = layers.MaxPooling2D((1, 1), strides=(1, freq_stride), name=f"{name}_fstride")(y)
     y = SubSpectralNormalization(sub_bands, momentum=0.9, name=f"{name}_ssn")(y)
     aux = y
     # f1: frequency average, temporal (dilated) depthwise conv, pointwise conv
