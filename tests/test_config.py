@@ -13,10 +13,10 @@ def test_recipes_load_and_round_trip(tmp_path):
     assert RunConfig.load(p).to_dict() == cfg.to_dict()
 
 
-@pytest.mark.parametrize("name", ["default", "large"])
+@pytest.mark.parametrize("name", ["ensemble", "large"])
 def test_shipped_ensemble_recipes_build_their_members(name):
     """Every member of a shipped ensemble recipe is a registered model that builds with its options
-    (the default's ResNet has the stride-2 stem; members of one family get different seeds)."""
+    (the ensemble's ResNet has the stride-2 stem; members of one family get different seeds)."""
     from auricle.models import get_model
     from auricle.models.ensemble import member_configs
 
@@ -25,7 +25,7 @@ def test_shipped_ensemble_recipes_build_their_members(name):
     for sub in subs:
         m = get_model(sub.model["name"]).build((101, 40), 10, **sub.model["options"])
         assert m.output_shape == (None, 10)
-    if name == "default":
+    if name == "ensemble":
         assert [(s.model["name"], s.model["options"]) for s in subs] == [("resnet", {"stem_stride": 2}), ("cnn", {})]
     if name == "large":  # a shipped recipe can start from another (recipe: default) and adds to it:
         d, base = recipe("large").to_dict(), recipe("default").to_dict()  # tempo and 80 epochs
@@ -47,8 +47,8 @@ def test_user_config_can_start_from_recipe(tmp_path):
     # the default's ensemble members were merged into a resnet_tiny's options)
     p.write_text("recipe: default\nmodel: {name: cnn}\n")
     assert RunConfig.load(p).model == {"name": "cnn"}
-    p.write_text("recipe: default\nmodel: {options: {fit: together}}\n")
-    assert RunConfig.load(p).model["options"]["members"] == recipe("default").model["options"]["members"]
+    p.write_text("recipe: ensemble\nmodel: {options: {fit: together}}\n")
+    assert RunConfig.load(p).model["options"]["members"] == recipe("ensemble").model["options"]["members"]
 
 
 def test_tiny_recipe_is_resnet_tiny_with_tempo_and_test_time_shifts():
