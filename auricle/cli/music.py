@@ -64,7 +64,7 @@ def make_genres_cmd(
 ):
     """Compose and render GTZAN-style genre clips (styles differing in rhythm, instruments and tempo) with fluidsynth.
 
-    Train with `auricle train OUT/manifest.csv --recipe music` (3-s windows, one answer per clip).
+    Train with `auricle train OUT/manifest.csv --recipe music` (1-s windows every 0.5 s, one answer per clip).
     """
     import time
 
