@@ -50,5 +50,9 @@ class RunError(AuricleError):
     """A run directory that is missing, incomplete, or would be overwritten."""
 
 
+class TrainingInterrupted(RunError):
+    """Training stopped by Ctrl-C / SIGTERM; the last completed epoch is checkpointed."""
+
+
 class ModelError(AuricleError):
     """An unknown model name or option."""

@@ -212,15 +212,9 @@ def _fmt(cycles: list[list[str]]) -> str:
 
 #: Rings that remain, each one a piece of work for its owner; this list may only shrink
 #: (:func:`test_known_cycles_are_still_there` fails once one is gone, so its entry is deleted).
-#: * training <-> ensemble: ``training.fit._other_trainer`` hands a config to
-#:   ``models.ensemble.train_separately``, which calls ``training.train`` per member (fix: pass
-#:   ``train`` in as an argument, or register trainers by model kind in ``models/registry.py``);
-#: * separation evaluate <-> training: ``separation.evaluate`` reads ``SeparationConfig`` /
-#:   ``load_songs`` from ``separation.training``, which calls ``evaluate_caches`` after fitting (fix:
-#:   move ``SeparationConfig`` and ``load_songs`` down into their own module).
-KNOWN_CYCLES = (
-    {"auricle.models.ensemble", "auricle.training", "auricle.training.fit"},
-)
+#: Empty: the last ring (``training.fit`` -> ``models.ensemble.train_separately`` -> ``training``)
+#: went when ``train_separately`` moved to ``training/ensemble.py`` and takes ``train`` as an argument.
+KNOWN_CYCLES: tuple = ()
 
 
 def test_no_import_cycles_outside_the_registries():

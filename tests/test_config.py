@@ -18,7 +18,7 @@ def test_shipped_ensemble_recipes_build_their_members(name):
     """Every member of a shipped ensemble recipe is a registered model that builds with its options
     (the ensemble's ResNet has the stride-2 stem; members of one family get different seeds)."""
     from auricle.models import get_model
-    from auricle.models.ensemble import member_configs
+    from auricle.training.ensemble import member_configs
 
     subs = member_configs(recipe(name))
     assert len(subs) >= 2

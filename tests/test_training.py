@@ -540,9 +540,9 @@ def test_ensemble_with_a_classic_member_fails_before_any_work(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
-def test_interrupted_ensemble_member_says_resume_the_ensemble(tmp_path, monkeypatch):
+def test_interrupted_ensemble_member_says_resume_the_ensemble(tmp_path):
     from auricle import training
-    from auricle.models.ensemble import train_separately
+    from auricle.training.ensemble import train_separately
 
     root = make_dataset(tmp_path / "data", groups=4, per=1)
     cfg = small_config(root, tmp_path, epochs=1)
@@ -551,10 +551,9 @@ def test_interrupted_ensemble_member_says_resume_the_ensemble(tmp_path, monkeypa
     def interrupted(*args, **kwargs):
         raise training.TrainingInterrupted("training interrupted after epoch 0", path=tmp_path)
 
-    monkeypatch.setattr(training, "train", interrupted)
     run = tmp_path / "run"
     with pytest.raises(training.TrainingInterrupted, match=r"member 1/2 \(cnn\)") as err:
-        train_separately(cfg, run)
+        train_separately(cfg, run, train_run=interrupted)
     assert err.value.fix == f"resume with: auricle train --resume {run}"
     assert (run / "config.yaml").exists()  # the ensemble's own config is kept for --resume
 
@@ -562,7 +561,7 @@ def test_interrupted_ensemble_member_says_resume_the_ensemble(tmp_path, monkeypa
 def test_rotate_validation_moves_the_validation_groups_and_never_the_test_groups():
     from types import SimpleNamespace as Item
 
-    from auricle.models.ensemble import rotate_validation
+    from auricle.training.ensemble import rotate_validation
 
     items = [Item(group=g, split=s) for g, s in [("a", "train"), ("b", "train"), ("c", "train"), ("d", "val"),
                                                  ("e", "test")] for _ in range(3)]

@@ -18,13 +18,15 @@ Modules: :mod:`~auricle.training.fit` (:func:`train` as named steps), :mod:`~aur
 (what ``model.fit`` reads), :mod:`~auricle.training.callbacks` (checkpoint / EMA / TensorBoard),
 :mod:`~auricle.training.rundir` (the run directory on disk), :mod:`~auricle.training.components`
 (optimizer, loss, class weights, oversampling, mixup), :mod:`~auricle.training.distribute`
-(``train.distribute``).  Importing this package does not import Keras; ``batches`` and
-``callbacks`` do, and ``fit`` imports them when a model is trained.
+(``train.distribute``), :mod:`~auricle.training.settings` (``auto`` settings and model options
+settled before any work), :mod:`~auricle.training.ensemble` (ensembles trained member by member).
+Importing this package does not import Keras; ``batches`` and ``callbacks`` do, and ``fit``
+imports them when a model is trained.
 """
 from auricle.training.components import class_weights, make_loss, make_optimizer, mixup, oversample_indices
 from auricle.training.fit import (TrainData, TrainingInterrupted, _check_model_options, resolve_auto_settings,
                                   train)
-from auricle.training.fit import _check_model_options as check_model_options  # noqa: F401  (public: models/ensemble.py)
+from auricle.training.settings import check_model_options  # noqa: F401
 from auricle.training.rundir import STATE_FILE, _atomic_write, prepare_run_dir, save_model, write_history
 
 __all__ = ["STATE_FILE", "TrainData", "TrainingInterrupted", "class_weights", "make_loss", "make_optimizer",

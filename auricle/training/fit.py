@@ -31,14 +31,12 @@ from typing import Any
 import numpy as np
 
 from auricle.config import RunConfig
-from auricle.errors import ConfigError, RunError
+from auricle.errors import ConfigError, RunError, TrainingInterrupted
 from auricle.training import distribute
 from auricle.training.components import class_weights, make_loss, make_optimizer, oversample_indices
 from auricle.training.rundir import STATE_FILE, _atomic_write, prepare_run_dir, save_model
-
-
-class TrainingInterrupted(RunError):
-    """Training stopped by Ctrl-C / SIGTERM; the last completed epoch is checkpointed."""
+from auricle.training.settings import check_model_options as _check_model_options
+from auricle.training.settings import resolve_auto_settings
 
 
 @dataclass
@@ -144,11 +142,11 @@ def _other_trainer(cfg, run_dir: Path, *, resume: bool):
         if t == run_dir.resolve() or run_dir.resolve() in t.parents:
             raise ConfigError("train.teacher is this run's own output folder", path=t,
                               fix="write the student to another folder (--out)")
-    from auricle.models.ensemble import train_separately, trains_separately
+    from auricle.training.ensemble import train_separately, trains_separately
 
     if (trains_separately(cfg) if not resume else
             (run_dir / "config.yaml").exists() and trains_separately(RunConfig.load(run_dir / "config.yaml"))):
-        return partial(train_separately, resume=resume)
+        return partial(train_separately, train_run=train, resume=resume)
     if not resume:
         from auricle.models import get_model
 
@@ -370,43 +368,6 @@ def _finish(model, cfg, data: TrainData, state: dict, run_dir: Path, *, has_val:
 
 # --------------------------------------------------------------------------------------
 # helpers
-
-
-def resolve_auto_settings(cfg, *, console, progress: bool = True):
-    """Settle ``data.band_limit: auto`` and ``data.noise_floor: auto`` into ``cfg.features`` and
-    ``data.window_hop: auto`` into ``cfg.data`` (:func:`auricle.data.window_hop`).
-    Returns the indexed dataset when it had to be read (``prepare`` reuses it), else None."""
-    from auricle import data as data_mod
-
-    if cfg.data.band_limit != "auto" and cfg.data.noise_floor != "auto" and cfg.data.window_hop != "auto":
-        return None
-    fcfg0 = cfg.feature_config()
-    dataset = data_mod.load_dataset(cfg.data, progress=progress, cache_dir=cfg.train.cache_dir,
-                                    sr=fcfg0.sr, duration=fcfg0.n_samples / fcfg0.sr)
-    data_mod.band_limit(cfg, dataset.items, console=console)
-    data_mod.noise_floor(cfg, [it for it in dataset.items if it.split == "train"], console=console)
-    data_mod.window_hop(cfg, [it for it in dataset.items if it.split == "train"], console=console)
-    return dataset
-
-
-def _check_model_options(cfg) -> None:
-    from auricle.errors import ModelError
-    from auricle.models import get_model
-
-    spec = get_model(cfg.model["name"])
-    unknown = set(cfg.model.get("options") or {}) - set(spec.defaults)
-    if unknown:
-        raise ModelError(f"unknown option(s) {sorted(unknown)} for model '{spec.name}'",
-                         fix=f"valid options: {', '.join(sorted(spec.defaults))}")
-    if cfg.data.variable_length and "masking" not in spec.defaults:
-        from auricle.models import list_models
-
-        maskers = [m.name for m in list_models() if "masking" in m.defaults]
-        raise ModelError(f"data.variable_length needs a model that masks padding; '{spec.name}' does not",
-                         fix=f"use one of: {', '.join(maskers)}")
-    if cfg.data.silence_frames and "frames" not in spec.defaults:
-        raise ModelError(f"data.silence_frames needs a framewise model; '{spec.name}' is not",
-                         fix="use model gru or lstm (--model gru)")
 
 
 def _sigterm_to_interrupt(signum, frame):
