@@ -291,7 +291,8 @@ def test_full_chain_from_config(tmp_path, make_wav):
     make_wav(tmp_path / "n" / "a.wav", sr=22050, seconds=0.3, freq=None, channels=2)
     spec = {name: {**opts, "p": 0.7} for name, opts in _all_transforms(tmp_path / "n").items()}
     chain = build_chain(spec)
-    assert len(chain.waveform) == len(TRANSFORMS) - 2 and len(chain.features) == 2
+    n_features = sum(t.domain == "features" for t in TRANSFORMS.values())
+    assert len(chain.waveform) == len(TRANSFORMS) - n_features and len(chain.features) == n_features == 3
     x = np.random.default_rng(2).standard_normal((8, SR)).astype("float32") * 0.1
     a = chain.apply_waveform(x, np.random.default_rng(3), sr=SR)
     assert np.array_equal(a, chain.apply_waveform(x, np.random.default_rng(3), sr=SR))
@@ -648,3 +649,28 @@ def test_recorded_noise_in_the_power_domain_equals_the_waveform_mix(tmp_path):
     later = noise.apply_power(mel_power(fcfg, x), aug.rms(x), fcfg=fcfg, **shifted)[0]
     assert np.abs(db(later[:, 3:-3]) - db(ref)).max() > 1.0
     np.testing.assert_allclose(rms2, 10 ** (noise.floor_db / 20), rtol=1e-6)
+
+
+def test_random_eq_exact_values_and_checks():
+    from auricle.augment import RandomEQ
+    from auricle.features import preset
+
+    x = np.zeros((2, 3, 5), "float32")
+    t = RandomEQ()
+    out = t.apply(x, tilt_db=np.array([4.0, 0.0]), centre=np.array([[0.5], [0.0]]),
+                  gain_db=np.array([[0.0], [3.0]]), width=np.array([[0.25], [0.25]]))
+    np.testing.assert_allclose(out[0], np.tile([-2.0, -1.0, 0.0, 1.0, 2.0], (3, 1)), atol=1e-6)
+    bump = 3.0 * np.exp(-0.5 * (np.array([0.0, 0.25, 0.5, 0.75, 1.0]) / 0.25) ** 2)   # 3, 1.8196, 0.406, ...
+    np.testing.assert_allclose(out[1, 2], bump, atol=1e-6)
+    np.testing.assert_allclose(out[1, 0, :3], [3.0, 1.8195919, 0.4060058], atol=1e-6)
+    y = np.random.default_rng(0).standard_normal((4, 6, 8)).astype("float32")   # the curve is added to every frame
+    z = t(y, np.random.default_rng(1))
+    d = z - y
+    assert z.dtype == np.float32 and np.allclose(d, d[:, :1, :], atol=1e-5) and not np.allclose(d, 0)
+    t.check(preset("kws"))
+    with pytest.raises(ConfigError, match="random_eq needs"):
+        t.check(preset("mfcc40"))
+    with pytest.raises(ConfigError, match="bands"):
+        RandomEQ(bands=-1)
+    with pytest.raises(ConfigError, match="greater than"):
+        RandomEQ(min_width=0.3, max_width=0.1)

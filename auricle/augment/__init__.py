@@ -23,10 +23,12 @@ Registered names (the keys of a config's ``augment:`` mapping; every one also ta
 ``reverb``          ``min_rt60``, ``max_rt60`` (s), ``min_wet``, ``max_wet``, ``predelay_ms``
 ``spec_augment``    ``time_masks``, ``max_time``, ``freq_masks``, ``max_freq``, ``time_warp``
 ``freq_warp``       ``min_alpha``, ``max_alpha``  VTLP: scale the frequency axis of the features
+``random_eq``       ``max_tilt_db``, ``bands``, ``max_gain_db``, ``min_width``, ``max_width``  EQ curve on dB features
 ==================  ==========================================================================
 """
 from auricle.augment.base import TRANSFORMS, Compose, Transform, build_chain
 from auricle.augment.dynamics import Compressor
+from auricle.augment.eq import RandomEQ
 from auricle.augment.filters import BandPass, HighPass, LowPass
 from auricle.augment.noise import AddNoise, BackgroundNoise, NoiseBank, colored_noise, noise_bank
 from auricle.augment.reverb import Reverb
@@ -36,4 +38,4 @@ from auricle.augment.waveform import Gain, TimeShift
 
 __all__ = ["TRANSFORMS", "Compose", "Transform", "build_chain", "SpecAugment", "FreqWarp", "AddNoise", "BackgroundNoise",
            "NoiseBank", "noise_bank", "Gain", "TimeShift", "colored_noise", "Speed", "Tempo", "PitchShift", "Compressor",
-           "LowPass", "HighPass", "BandPass", "Reverb"]
+           "LowPass", "HighPass", "BandPass", "Reverb", "RandomEQ"]
