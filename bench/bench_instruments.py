@@ -37,16 +37,39 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
 
-def build(data: Path, *, sizes: dict, test_soundfont: str) -> Path:
-    """The cached set in ``data`` (rebuilt when its sizes or held-out soundfont differ)."""
-    from auricle.datasets.music_synth import make_instruments
+SOUNDFONT_PACKAGES = ("fluidsynth", "fluid-soundfont-gm", "timgm6mb-soundfont", "musescore-general-soundfont-small",
+                      "musescore-general-soundfont", "csound-soundfont", "opl3-soundfont")
 
-    want = {**sizes, "test_soundfont": test_soundfont}
+
+def install_soundfonts() -> None:
+    """apt-get the soundfonts make-instruments can use when one is missing (as root; else say how)."""
+    import os
+
+    from auricle.datasets.music_synth import SOUNDFONT_FILES, available_soundfonts
+
+    missing = [SOUNDFONT_FILES[f][1] for f in SOUNDFONT_FILES if f not in available_soundfonts()]
+    if not missing:
+        return
+    if os.geteuid() != 0:
+        print(f"soundfonts missing (install them: sudo apt-get install {' '.join(missing)}); using the others")
+        return
+    print(f"installing {' '.join(missing)}", flush=True)
+    subprocess.run(["apt-get", "install", "-y", *missing], check=False, capture_output=True)
+
+
+def build(data: Path, *, sizes: dict, test_soundfont: str, valid_soundfont: str | None = None,
+          train_soundfonts: list[str] | None = None, vary: bool = True) -> Path:
+    """The cached set in ``data`` (rebuilt when its sizes, soundfonts or rendering differ)."""
+    from auricle.datasets.music_synth import available_soundfonts, make_instruments
+
+    want = {**sizes, "test_soundfont": test_soundfont, "valid_soundfont": valid_soundfont,
+            "train_soundfonts": train_soundfonts, "vary": vary, "installed": sorted(available_soundfonts())}
     stamp = data / "bench.json"
     if stamp.exists() and json.loads(stamp.read_text()) == want and (data / "manifest.csv").exists():
         return data / "manifest.csv"
     t0 = time.time()
-    manifest = make_instruments(data, overwrite=True, test_soundfont=test_soundfont, **sizes)
+    manifest = make_instruments(data, overwrite=True, test_soundfont=test_soundfont, valid_soundfont=valid_soundfont,
+                                train_soundfonts=train_soundfonts, vary=vary, **sizes)
     stamp.write_text(json.dumps(want))
     print(f"rendered {data} in {time.time() - t0:.0f} s", flush=True)
     return manifest
@@ -105,6 +128,9 @@ def main():
     ap.add_argument("--recipes", default="auto,classic,xgboost")
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--test-soundfont", default="TimGM6mb")
+    ap.add_argument("--valid-soundfont", default=None, help="validation only on this soundfont (held out of training)")
+    ap.add_argument("--train-soundfonts", default=None, help="comma-separated (default: all installed but OPL-3)")
+    ap.add_argument("--plain", action="store_true", help="no per-recording rendering variation")
     ap.add_argument("--quick", action="store_true", help="one seed, 10/3/5 melodies (100/30/50 recordings)")
     ap.add_argument("--set", action="append", default=[], help="extra --set key=value for every auricle train")
     args = ap.parse_args()
@@ -117,7 +143,16 @@ def main():
         data = data.with_name(data.name + "-quick")
     if args.test_soundfont != "TimGM6mb":
         data = data.with_name(f"{data.name}-test-{args.test_soundfont}")
-    manifest = build(data, sizes=sizes, test_soundfont=args.test_soundfont)
+    if args.valid_soundfont:
+        data = data.with_name(f"{data.name}-valid-{args.valid_soundfont}")
+    fonts = args.train_soundfonts.split(",") if args.train_soundfonts else None
+    if fonts:
+        data = data.with_name(f"{data.name}-train-{'+'.join(fonts)}")
+    if args.plain:
+        data = data.with_name(f"{data.name}-plain")
+    install_soundfonts()
+    manifest = build(data, sizes=sizes, test_soundfont=args.test_soundfont, valid_soundfont=args.valid_soundfont,
+                     train_soundfonts=fonts, vary=not args.plain)
     results = []
     out = Path(args.out) / data.name / "results.json"
     for seed in seeds:                      # seed by seed: a run stopped early still compares the recipes
@@ -128,13 +163,14 @@ def main():
                 out.write_text(json.dumps(results, indent=1))
     print(f"\ninstruments, test soundfont {args.test_soundfont}, {sizes['n_train']}/{sizes['n_valid']}/"
           f"{sizes['n_test']} melodies x 10 instruments, seeds {seeds}  (accuracy %, mean +- sd (min-max))")
-    print(f"| recipe | test per recording | test per window | val per recording | wall s |")
-    print("|---|---|---|---|---|")
+    print(f"| recipe | test per recording | test per window | val per recording | train s | wall s |")
+    print("|---|---|---|---|---|---|")
     for name in args.recipes.split(","):
         rs = [r for r in results if r["recipe"] == name]
         if rs:
             print(f"| {name} | {_fmt([r['test_recording'] for r in rs])} | {_fmt([r['test_window'] for r in rs])} "
-                  f"| {_fmt([r['val_recording'] for r in rs])} | {_fmt([r['wall_s'] for r in rs], pct=False)} |")
+                  f"| {_fmt([r['val_recording'] for r in rs])} | {_fmt([r['train_s'] for r in rs], pct=False)} "
+                  f"| {_fmt([r['wall_s'] for r in rs], pct=False)} |")
     print(f"results: {out}")
 
 

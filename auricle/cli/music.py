@@ -21,12 +21,25 @@ def make_instruments_cmd(
     instruments: str = typer.Option("", "--instruments", help="Comma-separated subset (default: all ten: "
                                     "piano,guitar,violin,cello,flute,trumpet,organ,clarinet,saxophone,marimba)."),
     test_soundfont: str = typer.Option("TimGM6mb", "--test-soundfont",
-                                       help="Soundfont of the test split only: TimGM6mb, FluidR3_GM or MuseScore_General_Lite."),
+                                       help="Soundfont of the test split only (held out of training with its family): "
+                                            "TimGM6mb, FluidR3_GM, MuseScore_General_Lite, MuseScore_General_Full, "
+                                            "sf_GMbank or OPL-3_FM_128M."),
+    valid_soundfont: str = typer.Option("", "--valid-soundfont",
+                                        help="Soundfont of the validation split only, held out of training with its "
+                                             "family (choose settings on it, not on the test one); default: validation "
+                                             "uses the training soundfonts."),
+    train_soundfonts: str = typer.Option("", "--train-soundfonts",
+                                         help="Comma-separated soundfonts to train on (default: every one installed "
+                                              "but OPL-3_FM_128M)."),
+    vary: bool = typer.Option(True, "--vary/--plain", help="Render each training recording its own way (program "
+                              "variant, tempo, key, velocity curve, pan, chorus, room) or all plainly."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an earlier set in OUT."),
 ):
     """Render seeded melodies on ten GM instruments with fluidsynth: an instrument set split by melody and soundfont.
 
-    Train with `auricle train OUT/manifest.csv --recipe music`.  Needs fluidsynth and the GM soundfonts: sudo apt-get install fluidsynth fluid-soundfont-gm timgm6mb-soundfont musescore-general-soundfont-small
+    Train with `auricle train OUT/manifest.csv --recipe music`.  Needs fluidsynth and GM soundfonts; every one
+    installed is used: sudo apt-get install fluidsynth fluid-soundfont-gm timgm6mb-soundfont
+    musescore-general-soundfont-small musescore-general-soundfont csound-soundfont opl3-soundfont
     """
     import time
 
@@ -36,16 +49,24 @@ def make_instruments_cmd(
     from auricle.datasets.music_synth import make_instruments
 
     names = [s.strip() for s in instruments.split(",") if s.strip()] or None
+    fonts = [s.strip() for s in train_soundfonts.split(",") if s.strip()] or None
     t0 = time.perf_counter()
     with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeRemainingColumn(), console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task("rendering recordings", total=None)
         manifest = make_instruments(out, n_train=train, n_valid=valid, n_test=test, seconds=seconds, sr=sr,
-                                    seed=seed, instruments=names, test_soundfont=test_soundfont, overwrite=overwrite,
+                                    seed=seed, instruments=names, test_soundfont=test_soundfont,
+                                    valid_soundfont=valid_soundfont or None, train_soundfonts=fonts, vary=vary,
+                                    overwrite=overwrite,
                                     progress=lambda done, total: bar.update(task, completed=done, total=total))
-    n = sum(1 for _ in open(manifest)) - 1
-    console.print(f"[bold green]wrote[/bold green] {n} recordings to {out} in {time.perf_counter() - t0:.1f} s "
-                  f"(train: auricle train {manifest} --recipe music)")
+    import csv
+
+    with open(manifest, newline="") as f:
+        rows = list(csv.DictReader(f))
+    used = {s: sorted({r["soundfont"] for r in rows if r["split"] == s}) for s in ("train", "valid", "test")}
+    console.print(f"[bold green]wrote[/bold green] {len(rows)} recordings to {out} in {time.perf_counter() - t0:.1f} s "
+                  f"(train: auricle train {manifest} --recipe music)\n"
+                  + "\n".join(f"  {s}: {', '.join(v) or '-'}" for s, v in used.items()))
 
 
 @app.command("make-genres")

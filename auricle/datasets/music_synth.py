@@ -38,7 +38,9 @@ import csv
 import math
 import os
 import shutil
+import subprocess
 import tempfile
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Iterable
@@ -61,6 +63,65 @@ INSTRUMENTS: dict[str, tuple[int, int, int, bool]] = {
     "marimba": (12, 45, 89, True),
 }
 SPLITS = ("train", "valid", "test")
+
+#: other GM programs of the same instrument that training recordings may use (the first is the one above):
+#: a real "saxophone" may be a tenor, a real piano a bright one.  Test recordings keep the first.
+PROGRAM_VARIANTS: dict[str, tuple[int, ...]] = {
+    "piano": (0, 1), "guitar": (24, 25), "violin": (40, 110), "saxophone": (65, 64, 66, 67),
+}
+
+#: every General MIDI soundfont the instrument set can use: name -> (file, Debian package, family,
+#: description, licence).  A family shares samples (MuseScore_General is built on Fluid R3 Mono), so
+#: holding out one member of a family does not make an unseen "recording".
+SOUNDFONT_FILES: dict[str, tuple[str, str, str, str, str]] = {
+    "FluidR3_GM": ("FluidR3_GM.sf2", "fluid-soundfont-gm", "fluid",
+                   "Fluid (R3) GM SoundFont, Frank Wen 2000-2002, 2008", "MIT"),
+    "MuseScore_General_Lite": ("MuseScore_General_Lite.sf3", "musescore-general-soundfont-small", "fluid",
+                               "MuseScore_General (Lite) SoundFont, S. Christian Collins 2018-2021, based on "
+                               "Fluid (R3) Mono", "MIT (some samples public domain or CC0)"),
+    "MuseScore_General_Full": ("MuseScore_General_Full.sf3", "musescore-general-soundfont", "fluid",
+                               "MuseScore_General (full) SoundFont, S. Christian Collins 2018-2021, based on "
+                               "Fluid (R3) Mono", "MIT (some samples public domain or CC0)"),
+    "TimGM6mb": ("TimGM6mb.sf2", "timgm6mb-soundfont", "timgm6mb", "TimGM6mb SoundFont, Tim Brechbill 2004", "GPL-2"),
+    "sf_GMbank": ("sf_GMbank.sf2", "csound-soundfont", "csound",
+                  "Csound's General MIDI bank, Massachusetts Institute of Technology 1986-1997", "LGPL-2.1+"),
+    "OPL-3_FM_128M": ("OPL-3_FM_128M.sf2", "opl3-soundfont", "opl3",
+                      "OPL-3 FM 128M SoundFont (FM synthesis), Bret Curtis 2015", "GPL-3+"),
+}
+#: the soundfonts :func:`make_instruments` leaves out of training unless asked (``train_soundfonts``):
+#: OPL-3 is FM synthesis, unlike any recorded instrument (measured in docs/experiments/music.md).
+EXCLUDED_BY_DEFAULT = ("OPL-3_FM_128M",)
+INSTALL_ALL = ("sudo apt-get install fluidsynth fluid-soundfont-gm timgm6mb-soundfont musescore-general-soundfont-small "
+               "musescore-general-soundfont csound-soundfont opl3-soundfont")
+
+
+def available_soundfonts(dirs: Iterable[str | Path] | None = None) -> dict[str, Path]:
+    """The soundfonts of :data:`SOUNDFONT_FILES` installed here: name -> path.
+
+    Looks in ``dirs``, then ``$AURICLE_SOUNDFONT_DIR``, then (when ``dirs`` is None) the system
+    folders of :data:`auricle.separation.demo.SOUNDFONT_DIRS`; the first match of each file wins.
+
+    Examples
+    --------
+    >>> fonts = available_soundfonts(["/nonexistent"])
+    >>> set(fonts) <= set(SOUNDFONT_FILES)
+    True
+    """
+    from auricle.separation.demo import SOUNDFONT_DIRS
+
+    search = [Path(d) for d in (dirs or ())]
+    env = os.environ.get("AURICLE_SOUNDFONT_DIR")
+    if env:
+        search += [Path(d) for d in env.split(os.pathsep) if d]
+    if dirs is None:
+        search += [Path(d) for d in SOUNDFONT_DIRS]
+    found = {}
+    for name, (fname, *_rest) in SOUNDFONT_FILES.items():
+        for d in search:
+            if (d / fname).is_file():
+                found[name] = (d / fname).resolve()
+                break
+    return found
 
 _MAJOR = (0, 2, 4, 5, 7, 9, 11)
 _MINOR = (0, 2, 3, 5, 7, 8, 10)
@@ -152,12 +213,99 @@ def compose_phrase(seed: int, instrument: str, *, seconds: float = 5.0, register
     return Part(program, 64, tuple(notes), modulation=int(rr.integers(0, 40)))
 
 
+def vary_recording(part, instrument: str, seed: int, *, seconds: float = 5.0):
+    """A training recording's own rendering of ``part``: program, tempo, key, dynamics, pan and effects.
+
+    Imitates another player, room and instrument maker: one of :data:`PROGRAM_VARIANTS` half the
+    time, the tempo scaled by 0.8-1.25, the tune transposed by -5..+5 semitones (folded by octaves
+    into the instrument's range), velocities through a curve ``127 (v / 127) ** gamma`` with gamma
+    0.6-1.6, pan 24-104, and the effects :func:`make_instruments` applies: fluidsynth's chorus
+    (3 in 10), a synthetic room (reverb time 0.3-2 s, wet 0.1-0.5; half the time) and a left/right
+    balance of the stereo render (0.2-0.8).
+
+    Parameters
+    ----------
+    part : Part
+        The plain recording (:func:`compose_phrase`).
+    instrument : str
+        A key of :data:`INSTRUMENTS`.
+    seed : int
+        The recording's seed: the same seed gives the same variation.
+    seconds : float
+        Length of the recording: notes that would start after ``seconds - 0.3`` are dropped.
+
+    Returns
+    -------
+    (Part, dict)
+        The varied part and ``{"chorus": bool, "rt60": s (0 = dry), "wet": float, "balance": float}``.
+
+    Examples
+    --------
+    >>> plain = compose_phrase(4, "cello", seconds=4.0)
+    >>> part, fx = vary_recording(plain, "cello", 4, seconds=4.0)
+    >>> all(36 <= n.pitch <= 72 for n in part.notes), sorted(fx)
+    (True, ['balance', 'chorus', 'rt60', 'wet'])
+    >>> vary_recording(plain, "cello", 4, seconds=4.0) == (part, fx)
+    True
+    """
+    from auricle.separation.demo import Note, Part
+
+    program, lo, hi, _ = INSTRUMENTS[instrument]
+    rng = np.random.default_rng([int(seed), program, 31])
+    variants = PROGRAM_VARIANTS.get(instrument, (program,))
+    prog = int(variants[int(rng.integers(len(variants)))]) if rng.random() < 0.5 else program
+    stretch = float(np.exp(rng.uniform(np.log(0.8), np.log(1.25))))
+    gamma = float(np.exp(rng.uniform(np.log(0.6), np.log(1.6))))
+    shift = int(rng.integers(-5, 6))
+    pan = int(rng.integers(24, 105))
+    fx = {"chorus": bool(rng.random() < 0.3), "rt60": float(rng.uniform(0.3, 2.0)) if rng.random() < 0.5 else 0.0,
+          "wet": float(rng.uniform(0.1, 0.5)), "balance": float(rng.uniform(0.2, 0.8))}
+    end_ms = int(seconds * 1000) - 300
+    notes = []
+    for n in part.notes:
+        start = int(round(n.start * stretch))
+        if start >= end_ms:
+            continue
+        pitch = n.pitch + shift
+        while pitch > hi:
+            pitch -= 12
+        while pitch < lo:
+            pitch += 12
+        vel = _clip(127 * (n.velocity / 127) ** gamma, 20, 127)
+        notes.append(Note(start, max(40, int(round(n.length * stretch))), int(pitch), vel))
+    if not notes:
+        notes = [part.notes[0]]
+    return Part(prog, pan, tuple(notes), modulation=part.modulation), fx
+
+
+def _training_families(available: Iterable[str], exclude: Iterable[str]) -> list[list[str]]:
+    """``available`` less ``exclude`` and their families, grouped by family (in :data:`SOUNDFONT_FILES` order)."""
+    exclude = set(exclude)
+    gone = {SOUNDFONT_FILES[f][2] for f in exclude if f in SOUNDFONT_FILES}
+    by_family: dict[str, list[str]] = {}
+    for f in available:
+        fam = SOUNDFONT_FILES[f][2] if f in SOUNDFONT_FILES else f
+        if f not in exclude and fam not in gone and f not in by_family.get(fam, []):
+            by_family.setdefault(fam, []).append(f)
+    return list(by_family.values())
+
+
 def plan_recordings(*, n_train: int, n_valid: int, n_test: int, seed: int, instruments: Iterable[str],
-                    test_soundfont: str = "TimGM6mb") -> list[dict]:
+                    test_soundfont: str = "TimGM6mb", valid_soundfont: str | None = None,
+                    soundfonts: Iterable[str] | None = None) -> list[dict]:
     """One row per recording: name, split, label, source (group), soundfont and seeds.
 
-    Every source is played by every instrument; train and valid alternate the two training
-    soundfonts (so each instrument is heard in both), test uses ``test_soundfont`` only.
+    Every source is played by every instrument.  Train (and valid, unless ``valid_soundfont`` is
+    given) rotate over the training soundfonts: ``soundfonts`` less the test and validation ones
+    **and their families** (a MuseScore test font is no unseen recording for a model trained on
+    Fluid R3, whose samples it shares), one family after another so that each family is heard as
+    often; test uses ``test_soundfont`` only, valid ``valid_soundfont`` only when it is given.
+
+    Parameters
+    ----------
+    soundfonts : list of str, optional
+        Soundfonts to train on, names of :data:`SOUNDFONT_FILES` (default: the three of
+        :data:`auricle.separation.demo.SOUNDFONTS`).
 
     Examples
     --------
@@ -169,24 +317,75 @@ def plan_recordings(*, n_train: int, n_valid: int, n_test: int, seed: int, instr
     """
     from auricle.separation.demo import SOUNDFONTS
 
-    if test_soundfont not in SOUNDFONTS:
-        raise ConfigError(f"unknown soundfont {test_soundfont!r}", fix=f"use one of {', '.join(SOUNDFONTS)}")
-    train_fonts = [f for f in SOUNDFONTS if f != test_soundfont]
+    for name in (test_soundfont, valid_soundfont, *(soundfonts or ())):
+        if name is not None and name not in SOUNDFONT_FILES:
+            raise ConfigError(f"unknown soundfont {name!r}", fix=f"use one of {', '.join(SOUNDFONT_FILES)}")
+    if valid_soundfont is not None and valid_soundfont == test_soundfont:
+        raise ConfigError(f"the validation and test soundfonts are both {test_soundfont}",
+                          fix="choose another --valid-soundfont (or none: validation then uses the training ones)")
+    held = [test_soundfont] + ([valid_soundfont] if valid_soundfont else [])
+    families = _training_families(list(soundfonts) if soundfonts is not None else list(SOUNDFONTS), held)
+    if not families:
+        raise ConfigError(f"no soundfont is left for training once {', '.join(held)} (and their families) are "
+                          "held out", fix=f"install more soundfonts ({INSTALL_ALL}) or hold out another one")
     rows = []
     for split, n in zip(SPLITS, (n_train, n_valid, n_test)):
         seeds = np.random.SeedSequence([int(seed), SPLITS.index(split), 7]).generate_state(max(n, 1), dtype=np.uint32)
         for i in range(n):
             src = f"{split}-{i:03d}"
             for j, inst in enumerate(instruments):
-                font = test_soundfont if split == "test" else train_fonts[(i + j) % len(train_fonts)]
+                if split == "test":
+                    font = test_soundfont
+                elif split == "valid" and valid_soundfont:
+                    font = valid_soundfont
+                else:                   # families in turn, then the members of each in turn
+                    k = i + j
+                    fam = families[k % len(families)]
+                    font = fam[(k // len(families)) % len(fam)]
                 rows.append({"name": f"{inst}/{src}", "split": split, "label": inst, "group": src,
                              "soundfont": font, "program": INSTRUMENTS[inst][0], "seed": int(seeds[i])})
     return rows
 
 
+def _render_batch(parts: list, soundfont: Path, *, seconds: float, sr: int, tmp: str, exe: str, chorus: bool):
+    """``(samples, 2)`` float32 per part: one fluidsynth call (reverb off; chorus on when asked)."""
+    import soundfile as sf
+
+    from auricle.separation.demo import write_segments_midi
+
+    fd, mid = tempfile.mkstemp(suffix=".mid", dir=tmp)
+    os.close(fd)
+    wav = mid[:-4] + ".wav"
+    try:
+        starts = write_segments_midi(mid, parts, seconds=seconds, sr=sr)
+        fx = ["-C", "1", "-o", "synth.chorus.depth=8", "-o", "synth.chorus.level=2"] if chorus else ["-C", "0"]
+        cmd = [exe, "-ni", "-q", "-R", "0", *fx, "-g", "0.5", "-r", str(int(sr)),
+               "-o", "synth.dynamic-sample-loading=1", "-o", "synth.polyphony=512",
+               "-O", "float", "-T", "wav", "-F", wav, str(soundfont), mid]
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode != 0 or not os.path.exists(wav):
+            raise AuricleError(f"fluidsynth failed ({(r.stderr or r.stdout).strip()[:300]})", path=soundfont,
+                               fix="check it runs by hand: fluidsynth -ni -F out.wav SOUNDFONT file.mid")
+        n = int(round(seconds * sr))
+        out = []
+        with sf.SoundFile(wav) as f:
+            for s in starts:
+                f.seek(min(s * sr // 1000, f.frames))
+                x = f.read(n, dtype="float32", always_2d=True)
+                if len(x) < n:
+                    x = np.concatenate([x, np.zeros((n - len(x), x.shape[1]), np.float32)])
+                out.append(np.repeat(x, 2, axis=1)[:, :2] if x.shape[1] == 1 else x[:, :2])
+        return out
+    finally:
+        for path in (mid, wav):
+            if os.path.exists(path):
+                os.remove(path)
+
+
 def make_instruments(out_dir: str | Path, *, n_train: int = 20, n_valid: int = 5, n_test: int = 8,
                      seconds: float = 5.0, sr: int = 22050, seed: int = 0, instruments: Iterable[str] | None = None,
-                     test_soundfont: str = "TimGM6mb", overwrite: bool = False,
+                     test_soundfont: str = "TimGM6mb", valid_soundfont: str | None = None,
+                     train_soundfonts: Iterable[str] | None = None, vary: bool = True, overwrite: bool = False,
                      soundfont_dirs: Iterable[str | Path] | None = None, jobs: int | None = None,
                      parts_per_call: int = 40, progress: Callable[[int, int], None] | None = None) -> Path:
     """Render the instrument set into ``out_dir``; return the path of its ``manifest.csv``.
@@ -203,11 +402,21 @@ def make_instruments(out_dir: str | Path, *, n_train: int = 20, n_valid: int = 5
     sr : int
         Sample rate; fluidsynth renders at it directly.
     seed : int
-        Everything is drawn from it: the same seed (and sizes) writes the same files.
+        Everything is drawn from it: the same seed, sizes and installed soundfonts write the same files.
     instruments : list of str, optional
         Keys of :data:`INSTRUMENTS` (default: all ten).
     test_soundfont : str
-        The soundfont only test recordings use (the other two render train and valid).
+        The soundfont only test recordings use.
+    valid_soundfont : str, optional
+        A soundfont only validation recordings use (held out of training with its family), to choose
+        settings on an unseen soundfont without touching the test one; default: validation uses the
+        training soundfonts.
+    train_soundfonts : list of str, optional
+        Soundfonts to train on (default: every one of :data:`SOUNDFONT_FILES` installed here but
+        :data:`EXCLUDED_BY_DEFAULT`); the test and validation ones and their families are always left out.
+    vary : bool
+        Render each training recording its own way (:func:`vary_recording`); validation and test
+        recordings are played plainly.
     overwrite : bool
         Replace an earlier set in ``out_dir``.
     soundfont_dirs : list of path, optional
@@ -237,7 +446,8 @@ def make_instruments(out_dir: str | Path, *, n_train: int = 20, n_valid: int = 5
     """
     import soundfile as sf
 
-    from auricle.separation.demo import LICENSES, find_fluidsynth, find_soundfont, iter_rendered
+    from auricle.augment.reverb import Reverb
+    from auricle.separation.demo import LICENSES, find_fluidsynth
 
     out = Path(out_dir)
     instruments = list(instruments or INSTRUMENTS)
@@ -252,10 +462,22 @@ def make_instruments(out_dir: str | Path, *, n_train: int = 20, n_valid: int = 5
         raise ConfigError(f"seconds={seconds} is out of range", fix="give 1 to 600 seconds per recording")
     if not 8000 <= sr <= 96000:
         raise ConfigError(f"sr={sr} is out of range", fix="give a sample rate of 8000 to 96000 (e.g. 22050, 44100)")
+    installed = available_soundfonts(soundfont_dirs)
+    if train_soundfonts is None:
+        train_soundfonts = [f for f in installed if f not in EXCLUDED_BY_DEFAULT]
+    else:
+        train_soundfonts = list(train_soundfonts)
     rows = plan_recordings(n_train=n_train, n_valid=n_valid, n_test=n_test, seed=seed, instruments=instruments,
-                           test_soundfont=test_soundfont)
+                           test_soundfont=test_soundfont, valid_soundfont=valid_soundfont,
+                           soundfonts=train_soundfonts)
     exe = find_fluidsynth()
-    fonts = {r["soundfont"]: find_soundfont(r["soundfont"], soundfont_dirs) for r in rows}
+    missing = sorted({r["soundfont"] for r in rows} - set(installed))
+    if missing:
+        where = ", ".join(str(d) for d in soundfont_dirs) if soundfont_dirs else "the system soundfont folders"
+        raise AuricleError(f"soundfont {', '.join(SOUNDFONT_FILES[m][0] for m in missing)} (package "
+                           f"{', '.join(SOUNDFONT_FILES[m][1] for m in missing)}) not found in {where}",
+                           fix=INSTALL_ALL)
+    fonts = {r["soundfont"]: installed[r["soundfont"]] for r in rows}
     manifest = out / "manifest.csv"
     if not overwrite and (manifest.exists() or any((out / s).exists() for s in SPLITS)):
         raise AuricleError("an instrument set is already there", path=out, fix="pass overwrite=True (--overwrite)")
@@ -263,50 +485,62 @@ def make_instruments(out_dir: str | Path, *, n_train: int = 20, n_valid: int = 5
         if (out / s).exists():
             shutil.rmtree(out / s)
     out.mkdir(parents=True, exist_ok=True)
+    for r in rows:
+        part = compose_phrase(r["seed"], r["label"], seconds=seconds)
+        fx = {"chorus": False, "rt60": 0.0, "wet": 0.0, "balance": 0.5}
+        if vary and r["split"] == "train":
+            part, fx = vary_recording(part, r["label"], r["seed"], seconds=seconds)
+        r["part"], r["fx"], r["program"] = part, fx, part.program
     batches = []
+    step = max(1, parts_per_call)
     for font in fonts:
-        mine = [r for r in rows if r["soundfont"] == font]
-        step = max(1, parts_per_call)
-        batches += [mine[i:i + step] for i in range(0, len(mine), step)]
+        for chorus in (False, True):
+            mine = [r for r in rows if r["soundfont"] == font and r["fx"]["chorus"] == chorus]
+            batches += [(mine[i:i + step], chorus) for i in range(0, len(mine), step)]
     done = [0]
+    lock = threading.Lock()
 
-    def write_batch(batch: list[dict], tmp: str) -> None:
-        parts = [compose_phrase(r["seed"], r["label"], seconds=seconds) for r in batch]
-        segments = iter_rendered(parts, fonts[batch[0]["soundfont"]], seconds=seconds, sr=sr, tmp=tmp, fluidsynth=exe)
-        try:
-            for r in batch:
-                x = next(segments).astype(np.float64).mean(axis=1)
-                peak = float(np.abs(x).max())
-                if peak <= 0:
-                    raise AuricleError(f"fluidsynth rendered silence for {r['name']} ({r['soundfont']})",
-                                       path=fonts[r["soundfont"]], fix="check the soundfont has GM program "
-                                                                      f"{r['program']}")
-                level = 10 ** (np.random.default_rng([r["seed"], r["program"], 13]).uniform(-12, -1) / 20)
-                path = out / r["split"] / f"{r['name']}.wav"
-                path.parent.mkdir(parents=True, exist_ok=True)
-                sf.write(str(path), np.round(x * (level / peak) * 32767).astype(np.int16), sr, subtype="PCM_16")
-        finally:
-            segments.close()
-        done[0] += len(batch)
-        if progress is not None:
-            progress(done[0], len(rows))
+    def write_batch(batch: list[dict], chorus: bool, tmp: str) -> None:
+        font = fonts[batch[0]["soundfont"]]
+        stereo = _render_batch([r["part"] for r in batch], font, seconds=seconds, sr=sr, tmp=tmp, exe=exe,
+                               chorus=chorus)
+        for r, s in zip(batch, stereo):
+            fx = r["fx"]
+            x = (2 * fx["balance"] * s[:, 0] + 2 * (1 - fx["balance"]) * s[:, 1]).astype(np.float64) / 2
+            if fx["rt60"] > 0:
+                room = np.random.default_rng([r["seed"], r["program"], 32])
+                x = Reverb(p=1.0).apply(x[None].astype(np.float32), rt60=fx["rt60"], wet=fx["wet"], sr=sr,
+                                        rng=room)[0].astype(np.float64)
+            peak = float(np.abs(x).max())
+            if peak <= 0:
+                raise AuricleError(f"fluidsynth rendered silence for {r['name']} ({r['soundfont']})",
+                                   path=font, fix=f"check the soundfont has GM program {r['program']}")
+            level = 10 ** (np.random.default_rng([r["seed"], INSTRUMENTS[r["label"]][0], 13]).uniform(-12, -1) / 20)
+            path = out / r["split"] / f"{r['name']}.wav"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            sf.write(str(path), np.round(x * (level / peak) * 32767).astype(np.int16), sr, subtype="PCM_16")
+        with lock:
+            done[0] += len(batch)
+            if progress is not None:
+                progress(done[0], len(rows))
 
     jobs = max(1, jobs or min(4, os.cpu_count() or 1))
     with tempfile.TemporaryDirectory(prefix="auricle-instruments-") as tmp:
         with ThreadPoolExecutor(jobs) as pool:   # fluidsynth is a subprocess: threads suffice
-            for fut in [pool.submit(write_batch, b, tmp) for b in batches]:
+            for fut in [pool.submit(write_batch, b, c, tmp) for b, c in batches]:
                 fut.result()
     with open(manifest, "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["path", "label", "group", "split", "soundfont", "program", "seed"])
+        w.writerow(["path", "label", "group", "split", "soundfont", "program", "seed", "chorus", "reverb_rt60"])
         for r in rows:
             w.writerow([f"{r['split']}/{r['name']}.wav", r["label"], r["group"], r["split"], r["soundfont"],
-                        r["program"], r["seed"]])
+                        r["program"], r["seed"], int(r["fx"]["chorus"]), f"{r['fx']['rt60']:.2f}"])
     lines = ["# Licences of the rendered instrument set", "",
              "Melodies composed by auricle (`auricle.datasets.music_synth`), rendered with fluidsynth from",
              "General MIDI soundfonts; each recording is offered under the licence of its soundfont",
              "(`manifest.csv` names it):", ""]
-    lines += [f"* **{f}** - {LICENSES[f][0]}: {LICENSES[f][1]}." for f in sorted(fonts)]
+    lines += [f"* **{f}** - {SOUNDFONT_FILES[f][3]} (Debian package {SOUNDFONT_FILES[f][1]}): {SOUNDFONT_FILES[f][4]}."
+              for f in sorted(fonts)]
     lines += ["", f"* **fluidsynth** - {LICENSES['fluidsynth'][0]}: {LICENSES['fluidsynth'][1]}.", ""]
     (out / "LICENSES.md").write_text("\n".join(lines))
     return manifest
