@@ -14,6 +14,7 @@ flags override them key by key.
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,11 @@ class DataConfig:
                                      # mask (kept, zero loss weight), remove (cut out) or label (own _silence_ class);
                                      # decision = mean over voiced frames (auricle.datasets.silence); null: off
     vad_db: float = 30.0             # with silence_frames: a frame this many dB below the utterance's loudest is silent
+    cache: str = "auto"              # training features: memory (one memory-mapped array, fast for small data), shards
+                                     # (sharded cache streamed through tf.data: memory bounded whatever the size), auto
+                                     # (shards above a size threshold, auricle.data.choose_cache); val/test: memory
+    cache_cluster: str | None = None  # with shards: build them on this Dask scheduler (tcp://host:8786) instead of a
+                                     # local cluster of train.workers processes (auricle train --cluster)
 
 
 @dataclass
@@ -159,6 +165,14 @@ class RunConfig:
         if not (wh is None or wh == "auto" or (isinstance(wh, (int, float)) and not isinstance(wh, bool) and wh > 0)):
             raise ConfigError(f"data.window_hop must be auto, null or a positive number of seconds, got {wh!r}",
                               fix="auto cuts recordings longer than the window into windows; null crops them")
+        if d.cache not in CACHE_MODES:
+            raise ConfigError(f"data.cache must be one of {', '.join(CACHE_MODES)}, got {d.cache!r}",
+                              fix="memory: one in-memory array (small data); shards: stream the training split from a "
+                                  "sharded cache (data larger than memory); auto: shards above a size threshold")
+        cc = d.cache_cluster
+        if cc is not None and not (isinstance(cc, str) and re.fullmatch(r"[a-z]+://\S+", cc)):
+            raise ConfigError(f"data.cache_cluster must be a Dask scheduler address such as tcp://host:8786, got {cc!r}",
+                              fix="start one with `dask scheduler`, or leave it null for a local cluster")
         if d.band_limit not in ("auto", "off"):
             raise ConfigError(f"data.band_limit must be 'auto' or 'off', got {d.band_limit!r}")
         if d.noise_floor not in ("auto", "off"):
@@ -213,6 +227,7 @@ class RunConfig:
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 DISTRIBUTE = ("none", "mirrored", "multi_worker")
+CACHE_MODES = ("auto", "memory", "shards")
 SCHEDULES = ("none", "cosine", "step", "plateau")
 LOSSES = ("categorical_crossentropy", "focal")
 KEEP = ("best", "last")

@@ -14,7 +14,7 @@ import numpy as np
 
 from auricle.datasets.cache import default_cache_dir  # noqa: F401  (re-exported)
 from auricle.features.padding import PAD_VALUE, mask_padding_, valid_frames  # noqa: F401  (re-exported)
-from auricle.errors import DatasetError
+from auricle.errors import ConfigError, DatasetError
 
 #: The shipped, generated keyword set (see data/demo/README.md).
 DEMO_DIR = Path(__file__).resolve().parent.parent / "data" / "demo"
@@ -99,6 +99,7 @@ class Prepared:
     splits: dict[str, SplitArrays]
     failures: list[tuple[str, str]] = field(default_factory=list)
     background: list[str] = field(default_factory=list)
+    cache: str = "memory"  # how the training split is held: memory (arrays) or shards (streamed, see choose_cache)
 
 
 def silence_settings(data_cfg) -> dict | None:
@@ -181,6 +182,143 @@ def featurize(items, labels, feature_cfg, *, crop="center", window_hop=None, str
             x = mask_padding_(np.array(fs.features), lengths, norm, feature_cfg.cmvn_floor)
         return SplitArrays(x, y_file[fi], paths, fi, waves, lengths), list(fs.failures)
     return SplitArrays(np.asarray(fs.features), y_file[fi], paths, fi, waves), list(fs.failures)
+
+
+#: ``data.cache: auto`` streams the training split from shards when its features are estimated
+#: above this share of the machine's physical memory.  The memory path holds about 3x the feature
+#: bytes while ``fit`` runs (the array plus the copies Keras' array adapter makes; measured in
+#: docs/experiments/scale-out.md), so 0.2 keeps it under ~60% of RAM.  On a 16 GB machine the
+#: 105k-clip Speech Commands set (1.7 GB of kws features) stays in memory; AudioSet-sized sets stream.
+AUTO_SHARDS_FRACTION = 0.2
+
+#: A fixed ``data.cache: auto`` threshold in bytes instead of the fraction of RAM (None: the fraction).
+AUTO_SHARDS_BYTES: int | None = None
+
+#: Files per shard (and per Dask task) of the training split's sharded cache.
+TRAIN_SHARD_SIZE = 2000
+
+
+def physical_memory() -> int:
+    """Bytes of physical memory of this machine (8 GiB where the OS does not say)."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return 8 << 30
+
+
+def shard_threshold() -> int:
+    """Feature bytes above which ``data.cache: auto`` streams from shards (:data:`AUTO_SHARDS_BYTES`,
+    else :data:`AUTO_SHARDS_FRACTION` of :func:`physical_memory`)."""
+    if AUTO_SHARDS_BYTES is not None:
+        return int(AUTO_SHARDS_BYTES)
+    return int(AUTO_SHARDS_FRACTION * physical_memory())
+
+
+def estimate_feature_bytes(cfg, items) -> int:
+    """Estimated float32 feature bytes of ``items``: rows x ``frames x bins x 4``.
+
+    One row per file, or with a numeric ``data.window_hop`` the mean number of windows of (up to
+    4,000 evenly spaced) files, from their headers."""
+    fcfg = cfg.feature_config()
+    frames, bins = fcfg.output_shape
+    rows = float(len(items))
+    hop = cfg.data.window_hop
+    if isinstance(hop, (int, float)) and not isinstance(hop, bool) and items:
+        secs = recording_seconds(items)
+        if len(secs):
+            per = np.maximum(1, 1 + np.ceil((secs - fcfg.duration) / float(hop)))
+            rows *= float(per.mean())
+    return int(rows * frames * bins * 4)
+
+
+def stream_blockers(cfg, *, with_train_waves: bool = False) -> list[str]:
+    """The settings of ``cfg`` that the streamed (sharded) training path cannot serve; [] when none.
+
+    Streaming serves feature-domain augmentation (SpecAugment), mixup, class weights,
+    oversampling, EMA, every callback and ``train.distribute``; the shards hold features, so
+    what needs the audio or every row at once in memory is refused."""
+    out = []
+    if cfg.data.variable_length:
+        out.append("data.variable_length (length-bucketed batches sort every row by length)")
+    if with_train_waves:
+        out.append("waveform augmentation (augment: time_shift/gain/noise/freq_warp... needs the audio; "
+                   "the shards hold features)")
+    if cfg.train.teacher:
+        out.append("train.teacher (distillation)")
+    return out
+
+
+def _size(n: float) -> str:
+    return f"{n / 2**30:.2f} GiB" if n >= 2**30 else f"{n / 2**20:.1f} MiB"
+
+
+def choose_cache(cfg, items, *, with_train_waves: bool = False, console=None) -> str:
+    """Settle ``data.cache`` for the training split ``items``: ``"memory"`` or ``"shards"``.
+
+    * ``memory``: the single-array, memory-mapped feature cache, read into arrays (fast for small data);
+    * ``shards``: the sharded cache (:func:`auricle.datasets.shards.build_shards`, on
+      ``train.workers`` local Dask processes or the ``data.cache_cluster`` scheduler), streamed
+      through ``tf.data`` during ``fit`` with memory independent of the dataset's size.  Only the
+      training split streams: validation and test stay in memory (they are small, and evaluation
+      reads them whole);
+    * ``auto``: memory when :func:`estimate_feature_bytes` is at most :func:`shard_threshold`,
+      else shards -- unless a setting needs memory (:func:`stream_blockers`), which keeps memory
+      with a warning.
+
+    Raises
+    ------
+    ConfigError
+        ``data.cache: shards`` with a setting streaming cannot serve, naming it.
+    """
+    mode = cfg.data.cache
+    if mode == "memory":
+        return "memory"
+    blockers = stream_blockers(cfg, with_train_waves=with_train_waves)
+    if mode == "shards":
+        if blockers:
+            raise ConfigError(f"data.cache: shards cannot stream the training split with {'; '.join(blockers)}",
+                              fix="set data.cache: memory (or auto), or drop that setting (--no-augment, or "
+                                  "feature-domain augmentation such as spec_augment only)")
+        return "shards"
+    est, limit = estimate_feature_bytes(cfg, items), shard_threshold()
+    if est <= limit:
+        return "memory"
+    if blockers:
+        if console is not None:
+            console.print(f"[yellow]data.cache auto: {_size(est)} of training features is above the "
+                          f"{_size(limit)} streaming threshold, but {'; '.join(blockers)} needs memory: "
+                          "keeping the in-memory cache[/yellow]")
+        return "memory"
+    if console is not None:
+        console.print(f"data.cache auto: {_size(est)} of training features > {_size(limit)} "
+                      f"({AUTO_SHARDS_FRACTION:.0%} of RAM, or AUTO_SHARDS_BYTES): streaming the training split "
+                      "from a sharded cache (data.cache: memory keeps it in memory)")
+    return "shards"
+
+
+def featurize_shards(items, labels, cfg, *, progress: bool = True, console=None) -> tuple[SplitArrays, list]:
+    """The training split as a sharded cache: ``SplitArrays`` whose ``x`` is a lazy
+    :class:`~auricle.datasets.shards.ShardedRows` (``y``, ``file_index`` are arrays).
+
+    The shards live under ``<cache root>/shards/<key>``, keyed like the array cache (paths, sizes,
+    mtimes, feature config, crop, hop, silence handling) so a changed feature config never reuses
+    stale shards; a second run reuses them."""
+    from auricle.datasets.shards import ShardedRows, build_shards
+
+    fcfg = cfg.feature_config()
+    paths = [it.path for it in items]
+    sh = build_shards(paths, fcfg, cache_dir=default_cache_dir(cfg.train.cache_dir) / "shards",
+                      shard_size=TRAIN_SHARD_SIZE, crop=cfg.data.crop, window_hop=cfg.data.window_hop,
+                      silence=cfg.silence(), strict=cfg.data.strict, workers=cfg.train.workers,
+                      cluster=cfg.data.cache_cluster, progress=progress)
+    if console is not None:
+        where = f"on {cfg.data.cache_cluster}" if cfg.data.cache_cluster else f"{cfg.train.workers} worker(s)"
+        how = "reused" if sh.cache_hit else f"built in {sh.seconds:.1f}s, {where}"
+        console.print(f"training features: {len(sh.shards)} shard(s), {len(sh):,} rows ({how}): {sh.path}")
+    lab_index = {lab: i for i, lab in enumerate(labels)}
+    y_file = np.array([lab_index[it.label] for it in items], dtype=np.int64)
+    fi = sh.file_index()
+    return SplitArrays(ShardedRows(sh), y_file[fi], paths, fi), list(sh.failures)
 
 
 def band_limit(cfg, items, *, console=None) -> float | None:
@@ -369,8 +507,18 @@ def window_hop(cfg, items, *, console=None) -> float | None:
     return hop
 
 
-def prepare(cfg, *, progress: bool = True, with_train_waves: bool = False, dataset=None) -> tuple[Prepared, object]:
-    """Index, split and featurize everything a run needs.  Returns ``(Prepared, dataset)``."""
+def prepare(cfg, *, progress: bool = True, with_train_waves: bool = False, dataset=None,
+            console=None) -> tuple[Prepared, object]:
+    """Index, split and featurize everything a run needs.  Returns ``(Prepared, dataset)``.
+
+    ``data.cache`` (:func:`choose_cache`) decides how the training split is held: arrays, or with
+    ``shards`` a lazy :class:`~auricle.datasets.shards.ShardedRows` that
+    :func:`auricle.training.batches.fit_inputs` streams through ``tf.data``; validation and test
+    are always arrays.  ``console`` (default: stderr when ``progress``) gets the choice."""
+    if console is None and progress:
+        from rich.console import Console
+
+        console = Console(stderr=True)
     fcfg = cfg.feature_config()
     ds = dataset if dataset is not None else load_dataset(cfg.data, progress=progress, cache_dir=cfg.train.cache_dir,
                                                           sr=fcfg.sr, duration=fcfg.n_samples / fcfg.sr)
@@ -378,9 +526,15 @@ def prepare(cfg, *, progress: bool = True, with_train_waves: bool = False, datas
     if cfg.data.window_hop == "auto":  # callers that did not settle it (training does, and prints why)
         window_hop(cfg, [it for it in ds.items if it.split == "train"])
     splits, failures = {}, []
+    cache = choose_cache(cfg, [it for it in ds.items if it.split == "train"], with_train_waves=with_train_waves,
+                         console=console)
     for name in ("train", "val", "test"):
         items = [it for it in ds.items if it.split == name]
         if not items:
+            continue
+        if name == "train" and cache == "shards":
+            splits[name], fails = featurize_shards(items, labels, cfg, progress=progress, console=console)
+            failures += fails
             continue
         arrays, fails = featurize(items, labels, fcfg, crop=cfg.data.crop, window_hop=cfg.data.window_hop,
                                   strict=cfg.data.strict, cache_dir=cfg.train.cache_dir,
@@ -397,4 +551,4 @@ def prepare(cfg, *, progress: bool = True, with_train_waves: bool = False, datas
     if len(present) < 2:
         raise DatasetError(f"the training split holds only one class ({labels[present[0]]})", path=ds.root,
                            fix="a classifier needs at least two classes in training")
-    return Prepared(labels, splits, failures, list(getattr(ds, "background", []) or [])), ds
+    return Prepared(labels, splits, failures, list(getattr(ds, "background", []) or []), cache=cache), ds

@@ -53,8 +53,18 @@ def train(
     resume: Optional[Path] = typer.Option(None, help="Continue an interrupted run directory."),
     tensorboard: bool = typer.Option(False, "--tensorboard", help="Also log each epoch for TensorBoard into "
                                      "RUN/tensorboard (curves.png is redrawn every epoch anyway)."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Processes that decode and featurize "
+                                          "(train.workers); with data.cache: shards, a local Dask cluster of N."),
+    cluster: Optional[str] = typer.Option(None, "--cluster", help="Build the training split's sharded cache on this "
+                                          "Dask scheduler, e.g. tcp://host:8786 (sets data.cache_cluster, and "
+                                          "data.cache: shards unless set; the cache folder must be shared)."),
 ):
-    """Train a model and write a run directory (model, metrics, plots, report)."""
+    """Train a model and write a run directory (model, metrics, plots, report).
+
+    Data larger than memory: --set data.cache=shards (or auto, the default, above a size threshold)
+    streams the training split from a sharded feature cache built on --workers local Dask processes
+    or the --cluster scheduler; both are recorded in the run's config.yaml.
+    """
     quiet_keras()
     from auricle.config import RunConfig, recipe as get_recipe
     from auricle.training import train as run_train
@@ -80,6 +90,15 @@ def train(
         recipe, origin = choice.name, origin_record(choice, prof)
     base = RunConfig.load(config).to_dict() if config else get_recipe(recipe).to_dict()
     d = _train_overrides(base, **flag_args)
+    if workers is not None:
+        d["train"]["workers"] = workers
+    if cluster:
+        if d["data"].get("cache") == "memory":
+            from auricle.errors import ConfigError
+
+            raise ConfigError("--cluster builds the sharded cache, but data.cache is memory",
+                               fix="drop --cluster, or set data.cache: shards (or auto)")
+        d["data"].update(cache="shards", cache_cluster=cluster)
     if origin is not None:
         d["origin"] = origin
     cfg = RunConfig.from_dict(d)

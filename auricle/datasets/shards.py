@@ -52,7 +52,7 @@ from auricle.datasets.cache import _check_common, _feature_task, _reason, cache_
 from auricle.errors import AudioError, ConfigError, DatasetError
 from auricle.features import FeatureConfig
 
-__all__ = ["SHARDS_VERSION", "Shards", "build_shards", "open_shards"]
+__all__ = ["SHARDS_VERSION", "ShardedRows", "Shards", "build_shards", "open_shards"]
 
 #: Bump when the shard layout changes: old entries are then ignored.
 SHARDS_VERSION = 1
@@ -150,34 +150,202 @@ class Shards:
         shuffle_buffer : int
             Rows in the shuffle buffer.
 
+        See :meth:`ShardedRows.dataset` for row selections, sample weights and per-batch transforms.
+
         Examples
         --------
         >>> ds = sh.dataset(labels, n_classes=10, batch_size=64)   # doctest: +SKIP
         >>> model.fit(ds, epochs=5)                                 # doctest: +SKIP
         """
+        labels = np.asarray(file_labels, dtype=np.int64)
+        return ShardedRows(self).dataset(labels[self.file_index()], n_classes=n_classes, batch_size=batch_size,
+                                         seed=seed, cycle_length=cycle_length, shuffle_buffer=shuffle_buffer,
+                                         repeat=repeat)
+
+
+class ShardedRows:
+    """The rows of a sharded cache as a read-only, array-like ``(rows, frames, bins)`` float32 view.
+
+    What :func:`auricle.data.prepare` puts in the training split's ``x`` with ``data.cache:
+    shards``: code that only needs ``shape`` / ``len`` / a few rows works unchanged, and
+    :meth:`dataset` streams it to ``model.fit`` with bounded memory.
+
+    * ``view[i]`` (an int) and ``view[a:b]`` (a slice) read those rows into an ndarray (so
+      :func:`auricle.inference.predict_probs` predicts it 256 rows at a time);
+    * ``view[idx]`` with an integer array is a **lazy** view of those rows (repeats allowed): the
+      oversampled training split costs an index array, not a copy of the features;
+    * ``np.asarray(view)`` reads every row (small data and tests only).
+
+    Parameters
+    ----------
+    shards : Shards
+        An opened sharded cache.
+    rows : array of int, optional
+        Row numbers (in shard order, repeats allowed); default every row once.
+    """
+
+    ndim = 3
+    dtype = np.dtype(np.float32)
+
+    def __init__(self, shards: Shards, rows: np.ndarray | None = None):
+        self.shards = shards
+        counts = np.array([s["rows"] for s in shards.shards], dtype=np.int64)
+        self._starts = np.concatenate([[0], np.cumsum(counts)])
+        self.rows = np.arange(self._starts[-1], dtype=np.int64) if rows is None else np.asarray(rows, np.int64)
+        if self.rows.ndim != 1 or (len(self.rows) and (self.rows.min() < 0 or self.rows.max() >= self._starts[-1])):
+            raise ConfigError(f"row selection out of range for a sharded cache of {self._starts[-1]} rows",
+                              fix="index with row numbers in [0, rows)")
+        self._maps: dict[int, np.ndarray] = {}
+
+    @property
+    def shape(self) -> tuple:
+        return (len(self.rows),) + tuple(self.shards.shape)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __repr__(self) -> str:
+        return f"ShardedRows({self.shape}, {len(self.shards.shards)} shard(s) at {self.shards.path})"
+
+    def _map(self, i: int) -> np.ndarray:
+        if i not in self._maps:
+            self._maps[i] = self.shards.features(i)
+        return self._maps[i]
+
+    def _locate(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        shard = np.searchsorted(self._starts, rows, side="right") - 1
+        return shard, rows - self._starts[shard]
+
+    def _read(self, rows: np.ndarray) -> np.ndarray:
+        out = np.empty((len(rows),) + tuple(self.shards.shape), np.float32)
+        shard, local = self._locate(rows)
+        for i in np.unique(shard):
+            m = shard == i
+            out[m] = self._map(int(i))[local[m]]
+        return out
+
+    def __getitem__(self, key):
+        if isinstance(key, (int, np.integer)):
+            return self._read(self.rows[[int(key)]])[0]
+        if isinstance(key, slice):
+            return self._read(self.rows[key])
+        idx = np.asarray(key)
+        if idx.dtype == bool:
+            idx = np.flatnonzero(idx)
+        if idx.dtype.kind not in "iu":
+            raise ConfigError(f"ShardedRows index must be an int, a slice or an integer array, got {idx.dtype}")
+        return ShardedRows(self.shards, self.rows[idx])
+
+    def __array__(self, dtype=None, copy=None):
+        x = self._read(self.rows)
+        return x if dtype is None else x.astype(dtype)
+
+    def dataset(self, y: Sequence[int], *, n_classes: int, batch_size: int, seed: int = 0,
+                weights: np.ndarray | None = None, batch_fn=None, cycle_length: int = 2,
+                shuffle_buffer: int = 2048, block: int = 64, repeat: bool = False):
+        """A ``tf.data.Dataset`` of ``(x, one_hot)`` (or ``(x, one_hot, weights)``) batches of these rows.
+
+        Each epoch the shard order is shuffled, ``cycle_length`` shards are read at once in blocks
+        of ``block`` rows (memory-mapped, one Python call per block, not per row), the rows are
+        shuffled in a buffer of ``shuffle_buffer``, batched and prefetched.  A row selected ``k``
+        times (oversampling) is read ``k`` times per epoch.  Memory: the buffer + ``cycle_length``
+        blocks + the prefetched batches, whatever the number of rows.
+
+        Parameters
+        ----------
+        y : sequence of int
+            The class of every row of this view (``len(y) == len(self)``).
+        n_classes : int
+            Width of the one-hot targets.
+        batch_size : int
+            Rows per batch (the global batch under a distribution strategy).
+        seed : int
+            Seeds the shard order, the row shuffle and ``batch_fn``'s generator.
+        weights : array of float, optional
+            A sample weight per row (class weights); batches then carry a third element.
+        batch_fn : callable, optional
+            ``batch_fn(x, one_hot, weights, rng) -> (x, one_hot, weights)`` on NumPy batches
+            (SpecAugment, mixup); ``rng`` is seeded by ``(seed, batch number)``, batches counted
+            from the start of training, so a run is reproducible.  ``x`` keeps its shape.
+        cycle_length, shuffle_buffer, block : int
+            Shards read at once, rows in the shuffle buffer, rows per read.
+        repeat : bool
+            Repeat forever (then pass ``steps_per_epoch`` to ``fit``).
+
+        Examples
+        --------
+        >>> ds = ShardedRows(sh).dataset(y, n_classes=3, batch_size=32)   # doctest: +SKIP
+        """
         import tensorflow as tf
 
-        labels = np.asarray(file_labels, dtype=np.int64)
-        paths = [str(self.path / f"{s['name']}.npy") for s in self.shards]
-        frames, bins = self.shape
+        y = np.asarray(y, dtype=np.int64)
+        if len(y) != len(self):
+            raise ConfigError(f"{len(y)} labels for {len(self)} rows", fix="give one label per row of the view")
+        frames, bins = self.shards.shape
+        paths = [str(self.shards.path / f"{s['name']}.npy") for s in self.shards.shards]
+        shard, local = self._locate(self.rows)
+        order = np.lexsort((local, shard))  # per shard, ascending rows: sequential reads
+        bounds = np.searchsorted(shard[order], np.arange(len(paths) + 1))
+        groups = [order[bounds[i]:bounds[i + 1]] for i in range(len(paths))]
+        used = [i for i, g in enumerate(groups) if len(g)]
+        block = max(1, int(block))
 
-        def rows(i):
+        def blocks(i):
             i = int(i)
             x = np.load(paths[i], mmap_mode="r")
-            idx = np.load(paths[i][:-4] + ".idx.npy")
-            for r in range(x.shape[0]):
-                yield np.asarray(x[r]), labels[idx[r]]
+            pos = groups[i]
+            for b in range(0, len(pos), block):
+                p = pos[b:b + block]
+                yield np.asarray(x[local[p]]), p
 
-        sig = (tf.TensorSpec((frames, bins), tf.float32), tf.TensorSpec((), tf.int64))
-        order = tf.data.Dataset.range(len(paths)).shuffle(max(1, len(paths)), seed=seed, reshuffle_each_iteration=True)
-        ds = order.interleave(lambda i: tf.data.Dataset.from_generator(rows, args=(i,), output_signature=sig),
-                              cycle_length=max(1, int(cycle_length)), block_length=16,
-                              num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        ds = ds.shuffle(int(shuffle_buffer), seed=seed + 1, reshuffle_each_iteration=True)
+        sig = (tf.TensorSpec((None, frames, bins), tf.float32), tf.TensorSpec((None,), tf.int64))
+        ds = tf.data.Dataset.from_tensor_slices(np.array(used, np.int64))
+        ds = ds.shuffle(max(1, len(used)), seed=seed, reshuffle_each_iteration=True)
+        ds = ds.interleave(lambda i: tf.data.Dataset.from_generator(blocks, args=(i,), output_signature=sig),
+                           cycle_length=max(1, int(cycle_length)), block_length=1,
+                           num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        ds = ds.unbatch().shuffle(max(1, int(shuffle_buffer)), seed=seed + 1, reshuffle_each_iteration=True)
         if repeat:
             ds = ds.repeat()
-        ds = ds.map(lambda x, y: (x, tf.one_hot(y, n_classes)), num_parallel_calls=tf.data.AUTOTUNE)
-        return ds.batch(int(batch_size)).prefetch(tf.data.AUTOTUNE)
+        ds = ds.batch(int(batch_size))
+        if not repeat:  # from_generator hides the length: tell Keras (steps per epoch, no "ran out of data")
+            ds = ds.apply(tf.data.experimental.assert_cardinality(-(-len(self) // int(batch_size))))
+        y_t = tf.constant(y)
+        w_t = None if weights is None else tf.constant(np.asarray(weights, np.float32))
+
+        def targets(x, p):
+            oh = tf.one_hot(tf.gather(y_t, p), n_classes)
+            return (x, oh) if w_t is None else (x, oh, tf.gather(w_t, p))
+
+        ds = ds.map(targets, num_parallel_calls=tf.data.AUTOTUNE)
+        if batch_fn is not None:
+            ds = ds.map(_numpy_batches(batch_fn, seed, with_weights=w_t is not None, shape=(frames, bins),
+                                       n_classes=n_classes), num_parallel_calls=1, deterministic=True)
+        return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _numpy_batches(batch_fn, seed: int, *, with_weights: bool, shape: tuple, n_classes: int):
+    """A ``tf.data`` map calling ``batch_fn`` on NumPy batches, with a generator per batch number."""
+    import tensorflow as tf
+
+    count = [0]
+
+    def call(x, y, w=None):
+        rng = np.random.default_rng([int(seed), count[0], 13])
+        count[0] += 1
+        x, y, w = batch_fn(x, y, w, rng)
+        x, y = np.asarray(x, np.float32), np.asarray(y, np.float32)
+        return (x, y) if w is None else (x, y, np.asarray(w, np.float32))
+
+    def fn(*batch):
+        out = tf.numpy_function(call, list(batch), [tf.float32] * len(batch), stateful=True)
+        out[0].set_shape((None,) + tuple(shape))
+        out[1].set_shape((None, n_classes))
+        if with_weights:
+            out[2].set_shape((None,))
+        return tuple(out)
+
+    return fn
 
 
 def open_shards(path: str | os.PathLike) -> Shards:
@@ -234,7 +402,8 @@ def build_shards(paths: Sequence[str | os.PathLike], cfg: FeatureConfig, *, cach
     crop, window_hop, silence, strict
         As in :func:`auricle.datasets.cache.cached_features`.
     workers : int
-        1: tasks run in this process; N > 1: on a local Dask cluster of N worker processes.
+        1: tasks run in this process; N > 1: on a local Dask cluster of N worker processes
+        (a single shard is built in this process either way).
     cluster : str, optional
         Address of a running Dask scheduler (``tcp://host:8786``) to run the tasks on instead.
     progress : bool
@@ -258,7 +427,13 @@ def build_shards(paths: Sequence[str | os.PathLike], cfg: FeatureConfig, *, cach
     paths = _check_common(paths, crop, workers)
     if not isinstance(shard_size, int) or isinstance(shard_size, bool) or shard_size < 1:
         raise ConfigError(f"shard_size must be an int >= 1, got {shard_size!r}", fix="a few thousand files is usual")
-    hop = None if window_hop is None else max(1, int(round(float(window_hop) * cfg.sr)))
+    if window_hop is not None and (isinstance(window_hop, bool) or not isinstance(window_hop, (int, float))
+                                   or not window_hop > 0):
+        raise ConfigError(f"window_hop must be a positive number of seconds or None, got {window_hop!r}",
+                          fix="use e.g. window_hop=0.5, or None for one row per file")
+    window_hop = None if window_hop is None else float(window_hop)
+    silence = {k: float(v) for k, v in (silence or {}).items() if v is not None} or None  # as the array cache
+    hop = None if window_hop is None else max(1, int(round(window_hop * cfg.sr)))
     key = cache_key(paths, cfg, crop=crop, window_hop=window_hop, silence=silence)
     key = hashlib.sha1(f"{key}:shards:{SHARDS_VERSION}:{shard_size}".encode()).hexdigest()[:20]
     root = Path(cache_dir)
@@ -274,7 +449,7 @@ def build_shards(paths: Sequence[str | os.PathLike], cfg: FeatureConfig, *, cach
     tasks = [(i, s, paths[s:s + shard_size], cfg.to_dict(), crop, hop, strict, silence, str(tmp.resolve()))
              for i, s in enumerate(range(0, len(paths), shard_size))]
     try:
-        if workers == 1 and not cluster:
+        if (workers == 1 or len(tasks) == 1) and not cluster:  # one task: no cluster to start
             results = []
             for t in tasks:
                 results.append(_shard_task(t))

@@ -7,6 +7,8 @@ arguments; it picks one of
 * :class:`AugmentedBatches`: waveform -> augment -> features -> SpecAugment per batch (or the
   same chain on cached mel power, or feature-domain transforms on cached features);
 * :class:`BucketBatches`: variable-length features batched by similar length;
+* a ``tf.data`` stream from the sharded cache (``data.cache: shards``, :func:`stream_inputs`):
+  SpecAugment, mixup, class weights and oversampling on the stream, memory bounded;
 
 and wraps them for distillation (``train.teacher``).  Targets (one-hot ``y``) and sample weights
 are built here too, so a task with other targets (per-frame labels, masks) changes this one
@@ -21,8 +23,12 @@ import time
 import keras
 import numpy as np
 
+from auricle.datasets.shards import ShardedRows
 from auricle.errors import ConfigError
 from auricle.training.components import mixup
+
+#: Rows in the streamed path's shuffle buffer (with 2 shards interleaved: ~32 MB of kws features).
+STREAM_SHUFFLE_BUFFER = 2048
 
 
 def _batch(x, y, weights, alpha: float, rng) -> tuple:
@@ -127,6 +133,8 @@ def fit_inputs(cfg, data, *, console) -> tuple[dict, tuple | None]:
     cw = data.class_weight
     weights = None if cw is None else np.array([cw[int(c)] for c in tr.y], dtype="float32")
     val_data = (va.x, keras.utils.to_categorical(va.y, n_cls)) if va is not None and len(va.y) else None
+    if isinstance(tr.x, ShardedRows):  # data.cache: shards
+        return stream_inputs(cfg, data, weights, console=console), val_data
     if data.variable and cfg.data.silence_frames:  # per-frame targets and loss weights (auricle.datasets.silence)
         from auricle.datasets.silence import frame_fit_data
 
@@ -162,6 +170,41 @@ def fit_inputs(cfg, data, *, console) -> tuple[dict, tuple | None]:
         fit_kw["x"] = teacher_batches_class()(fit_kw["x"], teacher, weight=t.teacher_weight,
                                               temperature=t.teacher_temperature)
     return fit_kw, val_data
+
+
+def stream_inputs(cfg, data, weights, *, console) -> dict:
+    """``fit_kw`` streaming the training split from its sharded cache (``data.cache: shards``).
+
+    A ``tf.data`` pipeline (:meth:`auricle.datasets.shards.ShardedRows.dataset`): shard order
+    shuffled per epoch, rows shuffled in a buffer of :data:`STREAM_SHUFFLE_BUFFER`; feature-domain
+    augmentation (SpecAugment) and mixup run per batch seeded by ``(train.seed, batch number)``;
+    class weights ride along as sample weights; an oversampled split repeats its rows' indices
+    (no copy).  Waveform augmentation, variable-length buckets and distillation need the audio or
+    every row in memory: a :class:`ConfigError` naming them (``auricle.data.choose_cache`` refuses
+    them before any featurization; this is the last line).
+    """
+    from auricle.data import stream_blockers
+
+    t, tr, chain, fcfg = cfg.train, data.train, data.chain, data.fcfg
+    blockers = stream_blockers(cfg, with_train_waves=data.use_waves)
+    if blockers:
+        raise ConfigError(f"data.cache: shards cannot stream the training split with {'; '.join(blockers)}",
+                          fix="set data.cache: memory, or drop that setting")
+    batch_fn = None
+    if chain.features or t.mixup:
+        def batch_fn(x, y, w, rng):
+            if chain.features:
+                x = chain.apply_features(x, rng, fcfg=fcfg)
+            if t.mixup:
+                x, y, w = mixup(x, y, w, t.mixup, rng)
+            return x, y, w
+    ds = tr.x.dataset(tr.y, n_classes=len(data.labels), batch_size=t.batch_size, seed=t.seed, weights=weights,
+                      batch_fn=batch_fn, shuffle_buffer=STREAM_SHUFFLE_BUFFER)
+    extra = [w for w, on in (("SpecAugment", bool(chain.features)), ("mixup", bool(t.mixup)),
+                             ("class weights", weights is not None)) if on]
+    console.print(f"training split streamed from {len(tr.x.shards.shards)} shard(s) through tf.data "
+                  f"(shuffle buffer {STREAM_SHUFFLE_BUFFER:,} rows{', ' + ', '.join(extra) if extra else ''})")
+    return dict(x=ds, shuffle=False)  # shuffled by the pipeline itself
 
 
 def _power_cache(cfg, chain, fcfg, waves, console):
