@@ -1,9 +1,12 @@
 """Instrument recognition on a rendered set, tested on a soundfont no training recording used.
 
 Builds (once, cached) the set of :mod:`auricle.datasets.music_synth`: seeded melodies played by
-ten General MIDI instruments, split by melody; train and validation rendered with FluidR3_GM and
-MuseScore_General_Lite, test with TimGM6mb only (``--test-soundfont`` picks another one, e.g. for
-choosing settings without touching the TimGM6mb test).  Then, in the same run and for each seed,
+ten General MIDI instruments, split by melody; train and validation rendered with every installed
+soundfont but the test one, its family and OPL-3 (FluidR3_GM, MuseScore_General_Lite/_Full, Csound's
+sf_GMbank; each training recording rendered its own way), test with TimGM6mb only.  Missing
+soundfont packages are installed with apt-get when run as root.  ``--valid-soundfont sf_GMbank``
+holds a second soundfont out for validation only (choose settings there, not on the test one);
+``--train-soundfonts`` and ``--plain`` change what trains.  Then, in the same run and for each seed,
 trains with ``auricle train`` (one command per run, printed, timed end to end):
 
 * ``auto``     - ``--recipe auto`` (falls back to ``music`` while there is no auto recipe),
