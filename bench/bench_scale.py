@@ -12,9 +12,18 @@ Generates ``--n`` clips (tones and noise, 1 s at 16 kHz) under ``--work``, then
    RSS above the process's RSS just before ``fit`` (shards: bounded; in memory: grows with n);
 3. trains ``auricle.training.train`` on ``--train-n`` of the clips with ``train.distribute``
    none / mirrored (2 logical CPUs) / multi_worker (2 local processes on loopback ports), and
-   reports examples/s (median epoch, the first excluded).
+   reports examples/s (median epoch, the first excluded);
+4. ``--stages``: per-stage costs for bench/SCALE.md -- decode ms/clip, log-mel ms/clip, the
+   sharded stream's examples/s without a model (``ShardedRows.dataset``), and the train step
+   ms/batch (batch 64) of the default recipe's TC-ResNet14 and of the cnn, with their parameter
+   bytes (what an all-reduce moves per step);
+5. ``--train-memory 2000,8000``: ``auricle.training.train`` itself (one epoch, TC-ResNet14) with
+   ``data.cache: shards`` vs ``memory`` at each size, in a child process each: peak RSS above the
+   RSS after imports, for the whole run (featurization, fit, evaluation).
 
 Run by hand (2 cores, shared):  nice -n 10 .venv/bin/python bench/bench_scale.py --n 2000
+Stages and train memory only:   .venv/bin/python bench/bench_scale.py --n 2000 --skip build,memory,train \
+                                    --stages --train-memory 2000,8000
 Full size:                      .venv/bin/python bench/bench_scale.py --n 10000
 Results: docs/experiments/scale-out.md
 """
@@ -126,6 +135,22 @@ def child_train(config: str, out: str, logical: int) -> dict:
             "examples_per_s": round(n / statistics.median(secs), 1)}
 
 
+def child_train_memory(config: str, out: str) -> dict:
+    """``auricle.training.train`` (data.cache from the config); peak RSS above the RSS after imports."""
+    import keras  # noqa: F401  (TensorFlow's own footprint is in the baseline, as in a real run)
+
+    from auricle.config import RunConfig
+    from auricle.training import train
+
+    base = rss_mb()
+    t0 = time.time()
+    metrics = train(RunConfig.load(config), out, progress=False, overwrite=True)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"rss_after_imports_mb": round(base, 1), "peak_above_mb": round(peak - base, 1),
+            "seconds": round(time.time() - t0, 1), "train_rows": metrics["run"]["counts"]["train"],
+            "accuracy": round(metrics["accuracy"], 4)}
+
+
 # ------------------------------------------------------------------------------------------
 # the figures
 
@@ -225,6 +250,86 @@ def bench_train(root: Path, work: Path, epochs: int) -> dict:
     return res
 
 
+def bench_stages(paths, work: Path, shard_size: int) -> dict:
+    """Per-stage costs on this machine (one process, one core's worth of work each)."""
+    import keras
+    from threadpoolctl import threadpool_limits
+
+    from auricle.audio import load
+    from auricle.datasets.shards import ShardedRows, build_shards
+    from auricle.features import extract, preset
+    from auricle.models import get_model
+
+    cfg = preset("kws")
+    out = {}
+    sample = paths[:min(len(paths), 400)]
+    with threadpool_limits(limits=1):
+        t0 = time.perf_counter()
+        waves = np.stack([load(p, sr=SR) for p in sample])
+        out["decode_ms_per_clip"] = round(1000 * (time.perf_counter() - t0) / len(sample), 3)
+        extract(cfg, waves[:8])  # warm-up (filter banks)
+        t0 = time.perf_counter()
+        for i in range(0, len(waves), 64):
+            extract(cfg, waves[i:i + 64])
+        out["features_ms_per_clip"] = round(1000 * (time.perf_counter() - t0) / len(waves), 3)
+    print(f"decode (1 s wav, 16 kHz): {out['decode_ms_per_clip']:.2f} ms/clip; kws log-mel: "
+          f"{out['features_ms_per_clip']:.2f} ms/clip (one thread)", flush=True)
+    sh = build_shards(paths, cfg, cache_dir=work / "shards1", shard_size=shard_size, workers=1)
+    view = ShardedRows(sh)
+    y = np.arange(len(view)) % 3
+    for cycle in (2, 4):
+        ds = view.dataset(y, n_classes=3, batch_size=64, seed=0, cycle_length=cycle)
+        for _ in ds.take(2):  # warm-up: the pipeline's threads and the page cache of the first shards
+            pass
+        t0 = time.perf_counter()
+        n = sum(int(b[0].shape[0]) for b in ds)
+        out[f"shard_read_examples_per_s_cycle{cycle}"] = round(n / (time.perf_counter() - t0), 1)
+        print(f"shard stream (no model), cycle_length {cycle}: {out[f'shard_read_examples_per_s_cycle{cycle}']:,.0f} "
+              f"examples/s over {n} rows ({len(sh.shards)} shards, {sh.shape} float32 rows)", flush=True)
+    x = np.random.default_rng(0).standard_normal((64,) + tuple(sh.shape)).astype("float32")
+    yb = keras.utils.to_categorical(np.arange(64) % 12, 12)
+    for name, opts in (("tc_resnet14", {}), ("cnn", {})):
+        model = get_model(name).build(tuple(sh.shape), 12, **opts)
+        model.compile("adam", "categorical_crossentropy")
+        for _ in range(3):
+            model.train_on_batch(x, yb)
+        steps, t0 = 10, time.perf_counter()
+        for _ in range(steps):
+            model.train_on_batch(x, yb)
+        ms = 1000 * (time.perf_counter() - t0) / steps
+        out[f"train_step_ms_{name}"] = round(ms, 1)
+        out[f"params_{name}"] = int(model.count_params())
+        print(f"train step {name} ({model.count_params():,} parameters = {4 * model.count_params() / 2**20:.2f} MB "
+              f"of gradients), batch 64: {ms:.0f} ms = {64000 / ms:,.0f} examples/s", flush=True)
+    return out
+
+
+def bench_train_memory(work: Path, sizes: list[int]) -> list[dict]:
+    from auricle.config import RunConfig
+
+    res = []
+    for n in sizes:
+        root = work / f"clips_{n}"
+        make_clips(root, n)
+        for cache in ("shards", "memory"):
+            cfg = RunConfig.from_dict({
+                "name": "mem", "data": {"root": str(root), "layout": "manifest", "val": 0.1, "test": 0.1,
+                                        "cache": cache, "split_by": "item"},
+                "features": {"preset": "kws"}, "augment": {}, "model": {"name": "tc_resnet14", "options": {}},
+                "train": {"epochs": 1, "batch_size": 64, "workers": 1, "cache_dir": str(work / f"tcache_{cache}"),
+                          "keep": "last"}})
+            path = work / f"mem_{cache}_{n}.yaml"
+            cfg.save(path)
+            r = _child(["--child-train-memory", str(path), str(work / f"run_mem_{cache}_{n}")], timeout=3600)
+            r.update(cache=cache, clips=n, feature_mb=round(r["train_rows"] * 101 * 40 * 4 / 2**20, 1))
+            res.append(r)
+            print(f"auricle train, data.cache {cache:<6}, {n} clips ({r['train_rows']} training rows, "
+                  f"{r['feature_mb']:.0f} MB of training features): peak RSS +{r['peak_above_mb']:.0f} MB above the "
+                  f"{r['rss_after_imports_mb']:.0f} MB after imports ({r['seconds']:.0f} s, accuracy {r['accuracy']:.3f})",
+                  flush=True)
+    return res
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=10000, help="generated clips for the cache build and memory figures")
@@ -233,6 +338,9 @@ def main(argv=None) -> int:
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--work", default=str(HERE / "out" / "scale"))
     ap.add_argument("--skip", default="", help="comma list of build,memory,train to skip")
+    ap.add_argument("--stages", action="store_true", help="per-stage costs (decode, features, shard stream, train step)")
+    ap.add_argument("--train-memory", default="", help="comma list of clip counts: auricle train memory, shards vs memory")
+    ap.add_argument("--child-train-memory", nargs=2, metavar=("CONFIG", "OUT"), help=argparse.SUPPRESS)
     ap.add_argument("--child-memory", nargs=3, metavar=("SOURCE", "SHARDS", "N"), help=argparse.SUPPRESS)
     ap.add_argument("--child-train", nargs=3, metavar=("CONFIG", "OUT", "LOGICAL"), help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
@@ -241,6 +349,9 @@ def main(argv=None) -> int:
         return 0
     if a.child_train:
         print(json.dumps(child_train(a.child_train[0], a.child_train[1], int(a.child_train[2]))))
+        return 0
+    if a.child_train_memory:
+        print(json.dumps(child_train_memory(*a.child_train_memory)))
         return 0
     work = Path(a.work)
     skip = set(filter(None, a.skip.split(",")))
@@ -257,6 +368,10 @@ def main(argv=None) -> int:
         sub = work / "train_clips"
         make_clips(sub, a.train_n)
         results["train"] = bench_train(sub, work, a.epochs)
+    if a.stages:
+        results["stages"] = bench_stages(paths, work, a.shard_size)
+    if a.train_memory:
+        results["train_memory"] = bench_train_memory(work, [int(v) for v in a.train_memory.split(",")])
     (work / "results.json").write_text(json.dumps(results, indent=1))
     print(f"results: {work / 'results.json'}")
     return 0

@@ -246,7 +246,8 @@ class ShardedRows:
         """A ``tf.data.Dataset`` of ``(x, one_hot)`` (or ``(x, one_hot, weights)``) batches of these rows.
 
         Each epoch the shard order is shuffled, ``cycle_length`` shards are read at once in blocks
-        of ``block`` rows (memory-mapped, one Python call per block, not per row), the rows are
+        of ``block`` rows (TensorFlow's native fixed-length record reader past the ``.npy``
+        header: no Python per row or per block), the rows are
         shuffled in a buffer of ``shuffle_buffer``, batched and prefetched.  A row selected ``k``
         times (oversampling) is read ``k`` times per epoch.  Memory: the buffer + ``cycle_length``
         blocks + the prefetched batches, whatever the number of rows.
@@ -282,27 +283,32 @@ class ShardedRows:
         if len(y) != len(self):
             raise ConfigError(f"{len(y)} labels for {len(self)} rows", fix="give one label per row of the view")
         frames, bins = self.shards.shape
+        row_bytes = frames * bins * 4
         paths = [str(self.shards.path / f"{s['name']}.npy") for s in self.shards.shards]
-        shard, local = self._locate(self.rows)
-        order = np.lexsort((local, shard))  # per shard, ascending rows: sequential reads
-        bounds = np.searchsorted(shard[order], np.arange(len(paths) + 1))
-        groups = [order[bounds[i]:bounds[i + 1]] for i in range(len(paths))]
-        used = [i for i, g in enumerate(groups) if len(g)]
+        starts = self._starts
+        used = [i for i in range(len(paths)) if np.any((self.rows >= starts[i]) & (self.rows < starts[i + 1]))]
+        # every cache row -> the positions of this view that select it (0, 1 or more: oversampling)
+        order = np.argsort(self.rows, kind="stable")
+        sel = tf.RaggedTensor.from_row_lengths(order.astype(np.int64),
+                                               np.bincount(self.rows, minlength=int(starts[-1])).astype(np.int64))
+        paths_t = tf.constant(paths)
+        headers_t = tf.constant([_data_offset(p) for p in paths], tf.int64)
+        starts_t = tf.constant(starts, tf.int64)
         block = max(1, int(block))
 
-        def blocks(i):
-            i = int(i)
-            x = np.load(paths[i], mmap_mode="r")
-            pos = groups[i]
-            for b in range(0, len(pos), block):
-                p = pos[b:b + block]
-                yield np.asarray(x[local[p]]), p
+        def decode(raw, g):  # a block of raw rows + their cache row numbers -> (rows selected, positions)
+            x = tf.reshape(tf.io.decode_raw(raw, tf.float32), (-1, frames, bins))
+            pos = tf.gather(sel, g)
+            return tf.repeat(x, pos.row_lengths(), axis=0), pos.flat_values
 
-        sig = (tf.TensorSpec((None, frames, bins), tf.float32), tf.TensorSpec((None,), tf.int64))
+        def shard(i):  # native reads (no Python per row): fixed-length records after the .npy header
+            recs = tf.data.FixedLengthRecordDataset(tf.gather(paths_t, i), row_bytes, header_bytes=tf.gather(headers_t, i))
+            rows = tf.data.Dataset.range(tf.gather(starts_t, i), tf.gather(starts_t, i + 1))
+            return tf.data.Dataset.zip((recs.batch(block), rows.batch(block))).map(decode)
+
         ds = tf.data.Dataset.from_tensor_slices(np.array(used, np.int64))
         ds = ds.shuffle(max(1, len(used)), seed=seed, reshuffle_each_iteration=True)
-        ds = ds.interleave(lambda i: tf.data.Dataset.from_generator(blocks, args=(i,), output_signature=sig),
-                           cycle_length=max(1, int(cycle_length)), block_length=1,
+        ds = ds.interleave(shard, cycle_length=max(1, int(cycle_length)), block_length=1,
                            num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         ds = ds.unbatch().shuffle(max(1, int(shuffle_buffer)), seed=seed + 1, reshuffle_each_iteration=True)
         if repeat:
@@ -322,6 +328,17 @@ class ShardedRows:
             ds = ds.map(_numpy_batches(batch_fn, seed, with_weights=w_t is not None, shape=(frames, bins),
                                        n_classes=n_classes), num_parallel_calls=1, deterministic=True)
         return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _data_offset(path: str) -> int:
+    """Bytes before the data of a ``.npy`` file (its header)."""
+    with open(path, "rb") as fh:
+        version = np.lib.format.read_magic(fh)
+        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        _, fortran, dtype = read(fh)
+        if fortran or dtype != np.dtype("<f4"):
+            raise DatasetError(f"shard is not C-ordered little-endian float32 ({dtype})", path=path, fix="rebuild it")
+        return fh.tell()
 
 
 def _numpy_batches(batch_fn, seed: int, *, with_weights: bool, shape: tuple, n_classes: int):
