@@ -44,15 +44,23 @@ def runs(tmp_path_factory):
             "tc": make_run(root / "tc", "tc_resnet8", padding="causal", width=0.5)}
 
 
+@pytest.fixture(scope="module")
+def gru_onnx(runs, tmp_path_factory):
+    """The offline ONNX export of the gru run, converted once for the tests that only read it."""
+    from auricle.export import export_run
+
+    return export_run(runs["gru"], "onnx", out=tmp_path_factory.mktemp("gru_onnx") / "onnx")
+
+
 def _meta(out):
     return json.loads((Path(out) / "meta.json").read_text())
 
 
 @pytest.mark.parametrize("streaming", [False, True], ids=["offline", "streaming"])
-def test_onnx_export_matches_keras_and_runs_without_tensorflow(runs, streaming, tmp_path):
+def test_onnx_export_matches_keras_and_runs_without_tensorflow(runs, gru_onnx, streaming, tmp_path):
     from auricle.export import export_run
 
-    out = export_run(runs["gru"], "onnx", streaming=streaming, out=tmp_path / "onnx")
+    out = export_run(runs["gru"], "onnx", streaming=True, out=tmp_path / "onnx") if streaming else gru_onnx
     meta = _meta(out)
     p = meta["parity"]
     assert p["n"] > 100 and p["max_abs_diff"] < 1e-5 and p["argmax_agreement"] >= 0.995
@@ -117,14 +125,14 @@ def test_guarded_converter_turns_a_crash_into_an_error():
         export._run_guarded({"simulate_crash": True, "quant": "int8"})
 
 
-def test_bad_format_runtime_and_paths(runs, tmp_path):
+def test_bad_format_runtime_and_paths(runs, gru_onnx, tmp_path):
     from auricle.export import export_run, load_exported
 
     with pytest.raises(ConfigError, match="unknown export format"):
         export_run(runs["gru"], "coreml")
     with pytest.raises(AuricleError, match="not an auricle export"):
         load_exported(tmp_path)
-    out = export_run(runs["gru"], "onnx", out=tmp_path / "o")
+    out = gru_onnx
     with pytest.raises(ConfigError, match="not a tflite model"):
         load_exported(out, "tflite")
     with pytest.raises(AuricleError, match="not a step model"):
@@ -139,25 +147,24 @@ def test_savedmodel_export(runs, tmp_path):
     assert _meta(out)["parity"]["max_abs_diff"] < 1e-5
 
 
-def test_load_predictor_feeds_predict_files(runs, tmp_path, make_wav):
-    from auricle.export import export_run, load_predictor
+def test_load_predictor_feeds_predict_files(gru_onnx, tmp_path, make_wav):
+    from auricle.export import load_predictor
     from auricle.inference import predict_files
 
-    out = export_run(runs["gru"], "onnx", out=tmp_path / "o")
+    out = gru_onnx
     wav = make_wav(tmp_path / "a.wav", sr=16000, seconds=1.0)
     preds = predict_files(load_predictor(out, "onnx"), [wav], top_k=2)
     assert len(preds) == 1 and len(preds[0].top) == 2 and preds[0].error is None
 
 
-def test_predict_cli_with_onnx_runtime_matches_keras(runs, tmp_path, make_wav):
+def test_predict_cli_with_onnx_runtime_matches_keras(runs, gru_onnx, tmp_path, make_wav):
     import json
 
     from typer.testing import CliRunner
 
     from auricle.cli import app
-    from auricle.export import export_run
 
-    out = export_run(runs["gru"], "onnx", out=tmp_path / "o")
+    out = gru_onnx
     wav = make_wav(tmp_path / "a.wav", sr=16000, seconds=1.0)
     r = CliRunner()
     a = r.invoke(app, ["predict", str(out), str(wav), "--runtime", "onnx", "--format", "json"])
