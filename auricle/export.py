@@ -278,6 +278,7 @@ def export_run(run_dir, fmt: str, *, streaming: bool = False, out=None, mode: st
             "fixed_batch": bool(fixed_batch or streaming), "quantization": "none",
             "crop": run.crop, "window_hop": run.window_hop, "silence": getattr(run, "silence", None),
             "variable_length": bool(getattr(run, "variable_length", False)),
+            "silence_frames": getattr(run, "silence_frames", None),  # framewise models: VAD + decision weights
             "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
     from auricle.streaming.frontend import streaming_exactness
 

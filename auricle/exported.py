@@ -198,5 +198,6 @@ def load_predictor(path, runtime: str | None = None):
     values = {f.name: None for f in dataclasses.fields(Run)}  # fields added later stay None
     values.update(path=m.path, config=None, labels=m.labels, feature_config=m.feature_config,
                   crop=m.meta.get("crop") or "center", window_hop=m.meta.get("window_hop"), model=m,
-                  silence=m.meta.get("silence"), variable_length=bool(m.meta.get("variable_length", False)))
+                  silence=m.meta.get("silence"), variable_length=bool(m.meta.get("variable_length", False)),
+                  silence_frames=m.meta.get("silence_frames"))
     return Run(**values)

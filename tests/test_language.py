@@ -247,3 +247,25 @@ def test_unequal_amounts_oversampling_class_weights_and_one_voice_warning(lang_r
     assert len(set(over.values())) == 1 and over["aa"] == 16  # every language repeated up to the largest
     assert metrics["class_counts"]["train"]["cc"] == 4
     assert metrics["class_weight"]["cc"] > metrics["class_weight"]["aa"] * 0.99  # balanced after oversampling: equal
+
+
+def test_framewise_model_exports_and_predicts_like_keras(lang_runs, tmp_path):
+    """A per-frame GRU with its utterance decision layer converts to ONNX, and `auricle predict`
+    through the export (the hot path: no TensorFlow) answers as the Keras model does."""
+    import shutil
+
+    from auricle.datasets import index
+    from auricle.export import export_run
+    from auricle.inference import load_for_predict, load_run, predict_files
+
+    manifest, runs, _ = lang_runs
+    run_dir = tmp_path / "label"
+    shutil.copytree(runs["label"][0], run_dir)
+    out = export_run(run_dir, "onnx")
+    parity = json.loads((out / "meta.json").read_text())["parity"]
+    assert parity["n"] > 0 and parity["max_abs_diff"] < 1e-4 and parity["argmax_agreement"] == 1.0
+    exported, how = load_for_predict(run_dir)
+    assert how.startswith("onnx export")
+    paths = [it.path for it in index(manifest).items if it.group in ("s4", "s5")][:6]
+    for a, b in zip(predict_files(exported, paths, top_k=2), predict_files(load_run(run_dir), paths, top_k=2)):
+        assert a.top[0][0] == b.top[0][0] and abs(a.top[0][1] - b.top[0][1]) < 1e-4
