@@ -118,6 +118,42 @@ def test_frame_level_of_mfcc_is_the_mean_log_mel_db():
     assert np.allclose(S.frame_level_db(extract(mf, y), mf), extract(lm, y).mean(-1), atol=1e-3)
 
 
+def test_mixup_blends_per_frame_targets_and_weights_frame_by_frame():
+    from auricle.training.components import mixup
+
+    x = np.arange(2 * 3 * 2, dtype="float32").reshape(2, 3, 2)
+    y = np.zeros((2, 3, 2), "float32")
+    y[0, :, 0], y[1, :, 1] = 1, 1
+    w = np.array([[1, 1, 0], [1, 0, 0]], "float32")  # 0: a padded or silent frame
+    rng = np.random.default_rng(0)
+    lam = np.maximum(*(lambda b: (b, 1 - b))(np.random.default_rng(0).beta(0.4, 0.4, 2)))
+    partner = np.random.default_rng(0)
+    partner.beta(0.4, 0.4, 2)
+    partner = partner.permutation(2)
+    xm, ym, wm = mixup(x, y, w, 0.4, rng)
+    for i in range(2):
+        j = partner[i]
+        np.testing.assert_allclose(ym[i], lam[i] * y[i] + (1 - lam[i]) * y[j], rtol=1e-6)
+        np.testing.assert_allclose(wm[i], lam[i] * w[i] + (1 - lam[i]) * w[j], rtol=1e-6)
+        np.testing.assert_allclose(xm[i], lam[i] * x[i] + (1 - lam[i]) * x[j], rtol=1e-6)
+    assert ym.shape == y.shape and wm.shape == w.shape
+    np.testing.assert_allclose(ym.sum(-1), 1.0, rtol=1e-6)  # still a distribution per frame
+
+
+def test_framewise_runs_refuse_a_teacher_and_an_ensemble(tmp_path):
+    from auricle.errors import ModelError
+    from auricle.training.settings import check_model_options
+
+    cfg = lang_cfg(tmp_path / "m.csv", "mask")
+    cfg.train.teacher = str(tmp_path / "teacher")
+    with pytest.raises(ModelError, match="teacher"):
+        check_model_options(cfg)
+    cfg = lang_cfg(tmp_path / "m.csv", "mask")
+    cfg.model = {"name": "ensemble", "options": {"members": ["gru", "lstm"]}}
+    with pytest.raises(ModelError, match="needs a model that masks padding; 'ensemble'"):
+        check_model_options(cfg)
+
+
 def test_config_validation_and_single_voice_labels():
     from types import SimpleNamespace as I
 

@@ -75,7 +75,8 @@ def oversample_indices(y: np.ndarray, *, seed: int = 0) -> np.ndarray:
 def mixup(x, y, weights, alpha: float, rng):
     """Mixup (Zhang et al. 2018) within a batch: each example is blended with a shuffled partner,
     ``lam * a + (1 - lam) * b`` for features, one-hot labels and sample weights alike, with
-    ``lam ~ Beta(alpha, alpha)`` drawn per example and folded to ``max(lam, 1 - lam)`` so the
+    ``lam ~ Beta(alpha, alpha)`` drawn per example (per-frame targets and weights of a framewise model
+    are blended frame by frame with the same ``lam``) and folded to ``max(lam, 1 - lam)`` so the
     first example dominates.  Returns new arrays; ``alpha <= 0`` returns the inputs."""
     if alpha <= 0 or len(y) < 2:
         return x, y, weights
@@ -84,8 +85,9 @@ def mixup(x, y, weights, alpha: float, rng):
     partner = rng.permutation(len(y))
     lx = lam.reshape((-1,) + (1,) * (x.ndim - 1)).astype(x.dtype)
     x = lx * x + (1 - lx) * x[partner]
-    ly = lam[:, None].astype(y.dtype)
+    ly = lam.reshape((-1,) + (1,) * (y.ndim - 1)).astype(y.dtype)  # (B, C) or per frame (B, T, C)
     y = ly * y + (1 - ly) * y[partner]
     if weights is not None:
-        weights = (lam * weights + (1 - lam) * weights[partner]).astype(weights.dtype)
+        lw = lam.reshape((-1,) + (1,) * (weights.ndim - 1))
+        weights = (lw * weights + (1 - lw) * weights[partner]).astype(weights.dtype)
     return x, y, weights

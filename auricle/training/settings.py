@@ -45,3 +45,7 @@ def check_model_options(cfg) -> None:
     if cfg.data.silence_frames and "frames" not in spec.defaults:
         raise ModelError(f"data.silence_frames needs a framewise model; '{spec.name}' is not",
                          fix="use model gru or lstm (--model gru)")
+    if cfg.data.silence_frames and cfg.train.teacher:
+        raise ModelError("data.silence_frames with train.teacher is not supported: a teacher gives one answer per "
+                         "clip, a framewise model learns one per frame",
+                         fix="drop train.teacher, or train without data.silence_frames")
