@@ -118,6 +118,9 @@ def test_auto_picks_memory_for_small_data_and_shards_above_the_threshold(data, m
     var.data.variable_length = True
     with pytest.raises(ConfigError, match="data.variable_length"):
         data_mod.choose_cache(var, [])
+    dist = _config(root, tmp, cache="shards", distribute="mirrored")
+    with pytest.raises(ConfigError, match="train.distribute: mirrored"):
+        data_mod.choose_cache(dist, [])
 
 
 def _items(cfg):

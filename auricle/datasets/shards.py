@@ -242,7 +242,7 @@ class ShardedRows:
 
     def dataset(self, y: Sequence[int], *, n_classes: int, batch_size: int, seed: int = 0,
                 weights: np.ndarray | None = None, batch_fn=None, cycle_length: int = 2,
-                shuffle_buffer: int = 2048, block: int = 64, repeat: bool = False):
+                shuffle_buffer: int = 2048, block: int = 64, repeat: bool = False, drop_remainder: bool = False):
         """A ``tf.data.Dataset`` of ``(x, one_hot)`` (or ``(x, one_hot, weights)``) batches of these rows.
 
         Each epoch the shard order is shuffled, ``cycle_length`` shards are read at once in blocks
@@ -272,6 +272,9 @@ class ShardedRows:
             Shards read at once, rows in the shuffle buffer, rows per read.
         repeat : bool
             Repeat forever (then pass ``steps_per_epoch`` to ``fit``).
+        drop_remainder : bool
+            Drop the last, partial batch of an epoch (static batch shape: what a distribution
+            strategy needs to split batches evenly across replicas).
 
         Examples
         --------
@@ -313,9 +316,10 @@ class ShardedRows:
         ds = ds.unbatch().shuffle(max(1, int(shuffle_buffer)), seed=seed + 1, reshuffle_each_iteration=True)
         if repeat:
             ds = ds.repeat()
-        ds = ds.batch(int(batch_size))
-        if not repeat:  # from_generator hides the length: tell Keras (steps per epoch, no "ran out of data")
-            ds = ds.apply(tf.data.experimental.assert_cardinality(-(-len(self) // int(batch_size))))
+        ds = ds.batch(int(batch_size), drop_remainder=drop_remainder)
+        if not repeat:  # the interleave hides the length: tell Keras (steps per epoch, no "ran out of data")
+            n = len(self) // int(batch_size) if drop_remainder else -(-len(self) // int(batch_size))
+            ds = ds.apply(tf.data.experimental.assert_cardinality(n))
         y_t = tf.constant(y)
         w_t = None if weights is None else tf.constant(np.asarray(weights, np.float32))
 
