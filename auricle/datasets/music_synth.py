@@ -38,7 +38,6 @@ import csv
 import math
 import os
 import shutil
-import subprocess
 import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -107,14 +106,9 @@ def available_soundfonts(dirs: Iterable[str | Path] | None = None) -> dict[str, 
     >>> set(fonts) <= set(SOUNDFONT_FILES)
     True
     """
-    from auricle.separation.demo import SOUNDFONT_DIRS
+    from auricle.separation.demo import soundfont_search_dirs
 
-    search = [Path(d) for d in (dirs or ())]
-    env = os.environ.get("AURICLE_SOUNDFONT_DIR")
-    if env:
-        search += [Path(d) for d in env.split(os.pathsep) if d]
-    if dirs is None:
-        search += [Path(d) for d in SOUNDFONT_DIRS]
+    search = soundfont_search_dirs(dirs)
     found = {}
     for name, (fname, *_rest) in SOUNDFONT_FILES.items():
         for d in search:
@@ -349,37 +343,9 @@ def plan_recordings(*, n_train: int, n_valid: int, n_test: int, seed: int, instr
 
 def _render_batch(parts: list, soundfont: Path, *, seconds: float, sr: int, tmp: str, exe: str, chorus: bool):
     """``(samples, 2)`` float32 per part: one fluidsynth call (reverb off; chorus on when asked)."""
-    import soundfile as sf
+    from auricle.separation.demo import iter_rendered
 
-    from auricle.separation.demo import write_segments_midi
-
-    fd, mid = tempfile.mkstemp(suffix=".mid", dir=tmp)
-    os.close(fd)
-    wav = mid[:-4] + ".wav"
-    try:
-        starts = write_segments_midi(mid, parts, seconds=seconds, sr=sr)
-        fx = ["-C", "1", "-o", "synth.chorus.depth=8", "-o", "synth.chorus.level=2"] if chorus else ["-C", "0"]
-        cmd = [exe, "-ni", "-q", "-R", "0", *fx, "-g", "0.5", "-r", str(int(sr)),
-               "-o", "synth.dynamic-sample-loading=1", "-o", "synth.polyphony=512",
-               "-O", "float", "-T", "wav", "-F", wav, str(soundfont), mid]
-        r = subprocess.run(cmd, capture_output=True, text=True)
-        if r.returncode != 0 or not os.path.exists(wav):
-            raise AuricleError(f"fluidsynth failed ({(r.stderr or r.stdout).strip()[:300]})", path=soundfont,
-                               fix="check it runs by hand: fluidsynth -ni -F out.wav SOUNDFONT file.mid")
-        n = int(round(seconds * sr))
-        out = []
-        with sf.SoundFile(wav) as f:
-            for s in starts:
-                f.seek(min(s * sr // 1000, f.frames))
-                x = f.read(n, dtype="float32", always_2d=True)
-                if len(x) < n:
-                    x = np.concatenate([x, np.zeros((n - len(x), x.shape[1]), np.float32)])
-                out.append(np.repeat(x, 2, axis=1)[:, :2] if x.shape[1] == 1 else x[:, :2])
-        return out
-    finally:
-        for path in (mid, wav):
-            if os.path.exists(path):
-                os.remove(path)
+    return list(iter_rendered(parts, soundfont, seconds=seconds, sr=sr, tmp=tmp, fluidsynth=exe, chorus=chorus))
 
 
 def make_instruments(out_dir: str | Path, *, n_train: int = 20, n_valid: int = 5, n_test: int = 8,

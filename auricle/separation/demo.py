@@ -478,6 +478,18 @@ def find_fluidsynth() -> str:
     return exe
 
 
+def soundfont_search_dirs(dirs: Iterable[str | Path] | None = None) -> list[Path]:
+    """Where soundfonts are looked for, in order: ``dirs``, then ``$AURICLE_SOUNDFONT_DIR``
+    (``os.pathsep``-separated), then (only when ``dirs`` is None) :data:`SOUNDFONT_DIRS`."""
+    search = [Path(d) for d in (dirs or ())]
+    env = os.environ.get("AURICLE_SOUNDFONT_DIR")
+    if env:
+        search += [Path(d) for d in env.split(os.pathsep) if d]
+    if dirs is None:
+        search += [Path(d) for d in SOUNDFONT_DIRS]
+    return search
+
+
 def find_soundfont(name: str, dirs: Iterable[str | Path] | None = None) -> Path:
     """Path of soundfont ``name`` (a key of :data:`SOUNDFONTS`).
 
@@ -492,12 +504,7 @@ def find_soundfont(name: str, dirs: Iterable[str | Path] | None = None) -> Path:
     if name not in SOUNDFONTS:
         raise ConfigError(f"unknown soundfont {name!r}", fix=f"use one of {', '.join(SOUNDFONTS)}")
     fname, package = SOUNDFONTS[name]
-    search = [Path(d) for d in (dirs or ())]
-    env = os.environ.get("AURICLE_SOUNDFONT_DIR")
-    if env:
-        search += [Path(d) for d in env.split(os.pathsep) if d]
-    if dirs is None:
-        search += [Path(d) for d in SOUNDFONT_DIRS]
+    search = soundfont_search_dirs(dirs)
     for d in search:
         if (d / fname).is_file():
             return (d / fname).resolve()
@@ -508,8 +515,12 @@ def find_soundfont(name: str, dirs: Iterable[str | Path] | None = None) -> Path:
 # --- rendering ---------------------------------------------------------------------------------
 
 def iter_rendered(parts: Sequence[Part], soundfont: str | Path, *, seconds: float, sr: int,
-                  tmp: str | Path, fluidsynth: str | None = None) -> Iterator[np.ndarray]:
+                  tmp: str | Path, fluidsynth: str | None = None, chorus: bool = False) -> Iterator[np.ndarray]:
     """Render each part on its own with one fluidsynth call; yield them one at a time.
+
+    Reverb is always off; ``chorus=True`` switches fluidsynth's chorus unit on (depth 8, level 2).  Note
+    that :func:`write_segments_midi` sets every part's chorus send (CC 93) to 0, so today the unit
+    gets no signal and ``chorus=True`` renders the same samples.
 
     fluidsynth writes one float file to ``tmp``; the parts are read back from it one by one (so
     memory holds one part, not all) and the file is removed when the iterator ends.
@@ -527,7 +538,8 @@ def iter_rendered(parts: Sequence[Part], soundfont: str | Path, *, seconds: floa
     wav_path = mid_path[:-4] + ".wav"
     try:
         starts = write_segments_midi(mid_path, parts, seconds=seconds, sr=sr)
-        cmd = [exe, "-ni", "-q", "-R", "0", "-C", "0", "-g", "0.5", "-r", str(int(sr)),
+        fx = ["-C", "1", "-o", "synth.chorus.depth=8", "-o", "synth.chorus.level=2"] if chorus else ["-C", "0"]
+        cmd = [exe, "-ni", "-q", "-R", "0", *fx, "-g", "0.5", "-r", str(int(sr)),
                "-o", "synth.dynamic-sample-loading=1", "-o", "synth.polyphony=512",
                "-O", "float", "-T", "wav", "-F", wav_path, str(soundfont), mid_path]
         r = subprocess.run(cmd, capture_output=True, text=True)
