@@ -223,6 +223,52 @@ def test_genre_clips_follow_their_style():
         ms.compose_genre_clip(1, "polka")
 
 
+def test_genre_plan_trains_on_every_family_but_the_held_out_ones():
+    fonts = ["FluidR3_GM", "MuseScore_General_Lite", "MuseScore_General_Full", "TimGM6mb", "sf_GMbank"]
+    genres = list(ms.GENRES)
+    rows = ms.plan_genres(n_train=4, n_valid=2, n_test=3, seed=0, genres=genres, soundfonts=fonts)
+    assert len(rows) == 9 * 5 and [r["split"] for r in rows].count("test") == 15
+    assert {r["soundfont"] for r in rows if r["split"] == "test"} == {"TimGM6mb"}
+    train = [r["soundfont"] for r in rows if r["split"] == "train"]
+    assert set(train) == {"FluidR3_GM", "MuseScore_General_Lite", "MuseScore_General_Full", "sf_GMbank"}
+    assert train.count("sf_GMbank") == 10                     # two families: half the 20 training clips
+    for g in genres:                                          # every genre is heard in both families
+        assert {r["soundfont"] == "sf_GMbank" for r in rows if r["label"] == g and r["split"] == "train"} == \
+            {True, False}
+    assert len({r["group"] for r in rows}) == len(rows)       # every clip is its own group
+    held = ms.plan_genres(n_train=3, n_valid=2, n_test=1, seed=0, genres=["rock", "jazz"], soundfonts=fonts,
+                          test_soundfont="MuseScore_General_Full", valid_soundfont="sf_GMbank")
+    assert {r["soundfont"] for r in held if r["split"] == "train"} == {"TimGM6mb"}   # MuseScore is Fluid R3's
+    assert {r["soundfont"] for r in held if r["split"] == "valid"} == {"sf_GMbank"}
+    assert {r["soundfont"] for r in held if r["split"] == "test"} == {"MuseScore_General_Full"}
+    with pytest.raises(ConfigError, match="both"):
+        ms.plan_genres(n_train=1, n_valid=1, n_test=1, seed=0, genres=["rock", "jazz"], valid_soundfont="TimGM6mb")
+    with pytest.raises(ConfigError, match="unknown soundfont"):
+        ms.plan_genres(n_train=1, n_valid=1, n_test=1, seed=0, genres=["rock", "jazz"], valid_soundfont="Nope")
+
+
+def test_varied_genre_clip_moves_the_band_together_and_keeps_the_drums():
+    seen_shift, seen_room = set(), set()
+    for seed in range(30):
+        plain = ms.compose_genre_clip(seed, "rock", seconds=8.0)
+        varied, fx = ms.vary_genre_clip(plain, seed, seconds=8.0)
+        assert (varied, fx) == ms.vary_genre_clip(plain, seed, seconds=8.0)
+        assert [(p.program, p.drums) for p in varied] == [(p.program, p.drums) for p in plain]
+        assert 0.9 <= fx["stretch"] <= 1.12 and -5 <= fx["shift"] <= 5 and 0.2 <= fx["balance"] <= 0.8
+        for p, q in zip(plain, varied):
+            kept = [n for n in p.notes if round(n.start * fx["stretch"]) < 7800]
+            assert [n.start for n in q.notes] == [round(n.start * fx["stretch"]) for n in kept]
+            assert all(20 <= n.velocity <= 127 for n in q.notes)
+            if p.drums:                                       # the same drums, at the new tempo
+                assert [n.pitch for n in q.notes] == [n.pitch for n in kept] and 48 <= q.pan <= 80
+            else:                                             # every melodic part moved by the same interval
+                assert [(b.pitch - a.pitch - fx["shift"]) % 12 for a, b in zip(kept, q.notes)] == [0] * len(kept)
+                assert all(24 <= n.pitch <= 108 for n in q.notes) and 24 <= q.pan <= 104
+        seen_shift.add(fx["shift"])
+        seen_room.add(fx["rt60"] > 0)
+    assert len(seen_shift) >= 5 and seen_room == {True, False}
+
+
 @needs_fluidsynth
 def test_genre_set_is_rendered_split_by_soundfont(tmp_path):
     from auricle.cli import app
@@ -239,3 +285,30 @@ def test_genre_set_is_rendered_split_by_soundfont(tmp_path):
         y, sr = sf.read(str(tmp_path / "g" / x["path"]))
         assert sr == 16000 and len(y) == 3 * sr and np.abs(y).max() > 0.2
     assert CliRunner().invoke(app, args).exit_code != 0          # already there
+
+
+@needs_fluidsynth
+def test_make_genres_valid_soundfont_and_plain(tmp_path):
+    from auricle.cli import app
+
+    args = ["make-genres", str(tmp_path / "v"), "--train", "2", "--valid", "1", "--test", "1", "--seconds", "3",
+            "--sr", "16000", "--genres", "jazz,electronic", "--valid-soundfont", "sf_GMbank",
+            "--train-soundfonts", "FluidR3_GM,sf_GMbank,TimGM6mb"]
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0, r.output
+    rows = _manifest(tmp_path / "v")
+    assert set(rows[0]) == {"path", "label", "group", "split", "soundfont", "seed", "chorus", "reverb_rt60"}
+    assert {x["split"]: x["soundfont"] for x in rows} == {"train": "FluidR3_GM", "valid": "sf_GMbank",
+                                                          "test": "TimGM6mb"}
+    assert all(float(x["reverb_rt60"]) == 0 for x in rows if x["split"] != "train")
+    assert "sf_GMbank" in (tmp_path / "v" / "LICENSES.md").read_text()
+    r = CliRunner().invoke(app, args[:1] + [str(tmp_path / "p")] + args[2:] + ["--plain"])
+    assert r.exit_code == 0, r.output
+    plain = _manifest(tmp_path / "p")
+    assert [x["seed"] for x in plain] == [x["seed"] for x in rows]
+    assert all(float(x["reverb_rt60"]) == 0 and x["chorus"] == "0" for x in plain)
+    for x, y in zip(rows, plain):        # valid and test are plain either way; training clips are played anew
+        same = (tmp_path / "v" / x["path"]).read_bytes() == (tmp_path / "p" / y["path"]).read_bytes()
+        assert same == (x["split"] != "train"), x["path"]
+    r = CliRunner().invoke(app, args[:1] + [str(tmp_path / "w")] + args[2:-4] + ["--valid-soundfont", "TimGM6mb"])
+    assert r.exit_code != 0 and "both" in r.output

@@ -242,7 +242,7 @@ def vary_recording(part, instrument: str, seed: int, *, seconds: float = 5.0):
     >>> vary_recording(plain, "cello", 4, seconds=4.0) == (part, fx)
     True
     """
-    from auricle.separation.demo import Note, Part
+    from auricle.separation.demo import Part
 
     program, lo, hi, _ = INSTRUMENTS[instrument]
     rng = np.random.default_rng([int(seed), program, 31])
@@ -252,24 +252,52 @@ def vary_recording(part, instrument: str, seed: int, *, seconds: float = 5.0):
     gamma = float(np.exp(rng.uniform(np.log(0.6), np.log(1.6))))
     shift = int(rng.integers(-5, 6))
     pan = int(rng.integers(24, 105))
-    fx = {"chorus": bool(rng.random() < 0.3), "rt60": float(rng.uniform(0.3, 2.0)) if rng.random() < 0.5 else 0.0,
-          "wet": float(rng.uniform(0.1, 0.5)), "balance": float(rng.uniform(0.2, 0.8))}
-    end_ms = int(seconds * 1000) - 300
-    notes = []
-    for n in part.notes:
+    fx = _draw_fx(rng)
+    notes = _vary_notes(part.notes, stretch=stretch, shift=shift, gamma=gamma, lo=lo, hi=hi,
+                        end_ms=int(seconds * 1000) - 300) or [part.notes[0]]
+    return Part(prog, pan, tuple(notes), modulation=part.modulation), fx
+
+
+def _draw_fx(rng) -> dict:
+    """The effects of one varied recording: chorus (3 in 10), a room half the time, a stereo balance."""
+    return {"chorus": bool(rng.random() < 0.3), "rt60": float(rng.uniform(0.3, 2.0)) if rng.random() < 0.5 else 0.0,
+            "wet": float(rng.uniform(0.1, 0.5)), "balance": float(rng.uniform(0.2, 0.8))}
+
+
+#: the effects of a plainly rendered recording (validation, test, ``vary=False``)
+PLAIN_FX = {"chorus": False, "rt60": 0.0, "wet": 0.0, "balance": 0.5}
+
+
+def _vary_notes(notes, *, stretch: float, shift: int, gamma: float, lo: int, hi: int, end_ms: int) -> list:
+    """``notes`` played ``stretch`` times slower, ``shift`` semitones up (folded by octaves into ``lo..hi``;
+    ``shift=0`` keeps drum notes as they are) with velocities through ``127 (v / 127) ** gamma``; notes
+    starting at or after ``end_ms`` dropped."""
+    from auricle.separation.demo import Note
+
+    out = []
+    for n in notes:
         start = int(round(n.start * stretch))
         if start >= end_ms:
             continue
         pitch = n.pitch + shift
-        while pitch > hi:
+        while shift and pitch > hi:
             pitch -= 12
-        while pitch < lo:
+        while shift and pitch < lo:
             pitch += 12
         vel = _clip(127 * (n.velocity / 127) ** gamma, 20, 127)
-        notes.append(Note(start, max(40, int(round(n.length * stretch))), int(pitch), vel))
-    if not notes:
-        notes = [part.notes[0]]
-    return Part(prog, pan, tuple(notes), modulation=part.modulation), fx
+        out.append(Note(start, max(40, int(round(n.length * stretch))), int(pitch), vel))
+    return out
+
+
+def _apply_fx(stereo: np.ndarray, fx: dict, *, sr: int, rng) -> np.ndarray:
+    """Mono float64 of a ``(samples, 2)`` render: the stereo balance of ``fx``, then its room (when ``rt60``)."""
+    from auricle.augment.reverb import Reverb
+
+    x = (2 * fx["balance"] * stereo[:, 0] + 2 * (1 - fx["balance"]) * stereo[:, 1]).astype(np.float64) / 2
+    if fx["rt60"] > 0:
+        x = Reverb(p=1.0).apply(x[None].astype(np.float32), rt60=fx["rt60"], wet=fx["wet"], sr=sr,
+                                rng=rng)[0].astype(np.float64)
+    return x
 
 
 def _training_families(available: Iterable[str], exclude: Iterable[str]) -> list[list[str]]:
@@ -282,6 +310,37 @@ def _training_families(available: Iterable[str], exclude: Iterable[str]) -> list
         if f not in exclude and fam not in gone and f not in by_family.get(fam, []):
             by_family.setdefault(fam, []).append(f)
     return list(by_family.values())
+
+
+def _held_out_families(*, test_soundfont: str, valid_soundfont: str | None,
+                       soundfonts: Iterable[str] | None) -> list[list[str]]:
+    """Check the soundfont names; the training families once the test / validation ones are held out."""
+    from auricle.separation.demo import SOUNDFONTS
+
+    for name in (test_soundfont, valid_soundfont, *(soundfonts or ())):
+        if name is not None and name not in SOUNDFONT_FILES:
+            raise ConfigError(f"unknown soundfont {name!r}", fix=f"use one of {', '.join(SOUNDFONT_FILES)}")
+    if valid_soundfont is not None and valid_soundfont == test_soundfont:
+        raise ConfigError(f"the validation and test soundfonts are both {test_soundfont}",
+                          fix="choose another --valid-soundfont (or none: validation then uses the training ones)")
+    held = [test_soundfont] + ([valid_soundfont] if valid_soundfont else [])
+    families = _training_families(list(soundfonts) if soundfonts is not None else list(SOUNDFONTS), held)
+    if not families:
+        raise ConfigError(f"no soundfont is left for training once {', '.join(held)} (and their families) are "
+                          "held out", fix=f"install more soundfonts ({INSTALL_ALL}) or hold out another one")
+    return families
+
+
+def _split_soundfont(split: str, k: int, families: list[list[str]], *, test_soundfont: str,
+                     valid_soundfont: str | None) -> str:
+    """The soundfont of the ``k``-th recording of ``split``: the held-out one, or families in turn, then
+    the members of each in turn."""
+    if split == "test":
+        return test_soundfont
+    if split == "valid" and valid_soundfont:
+        return valid_soundfont
+    fam = families[k % len(families)]
+    return fam[(k // len(families)) % len(fam)]
 
 
 def plan_recordings(*, n_train: int, n_valid: int, n_test: int, seed: int, instruments: Iterable[str],
@@ -309,33 +368,16 @@ def plan_recordings(*, n_train: int, n_valid: int, n_test: int, seed: int, instr
     >>> {r["group"] for r in rows if r["split"] == "train"} & {r["group"] for r in rows if r["split"] == "test"}
     set()
     """
-    from auricle.separation.demo import SOUNDFONTS
-
-    for name in (test_soundfont, valid_soundfont, *(soundfonts or ())):
-        if name is not None and name not in SOUNDFONT_FILES:
-            raise ConfigError(f"unknown soundfont {name!r}", fix=f"use one of {', '.join(SOUNDFONT_FILES)}")
-    if valid_soundfont is not None and valid_soundfont == test_soundfont:
-        raise ConfigError(f"the validation and test soundfonts are both {test_soundfont}",
-                          fix="choose another --valid-soundfont (or none: validation then uses the training ones)")
-    held = [test_soundfont] + ([valid_soundfont] if valid_soundfont else [])
-    families = _training_families(list(soundfonts) if soundfonts is not None else list(SOUNDFONTS), held)
-    if not families:
-        raise ConfigError(f"no soundfont is left for training once {', '.join(held)} (and their families) are "
-                          "held out", fix=f"install more soundfonts ({INSTALL_ALL}) or hold out another one")
+    families = _held_out_families(test_soundfont=test_soundfont, valid_soundfont=valid_soundfont,
+                                  soundfonts=soundfonts)
     rows = []
     for split, n in zip(SPLITS, (n_train, n_valid, n_test)):
         seeds = np.random.SeedSequence([int(seed), SPLITS.index(split), 7]).generate_state(max(n, 1), dtype=np.uint32)
         for i in range(n):
             src = f"{split}-{i:03d}"
             for j, inst in enumerate(instruments):
-                if split == "test":
-                    font = test_soundfont
-                elif split == "valid" and valid_soundfont:
-                    font = valid_soundfont
-                else:                   # families in turn, then the members of each in turn
-                    k = i + j
-                    fam = families[k % len(families)]
-                    font = fam[(k // len(families)) % len(fam)]
+                font = _split_soundfont(split, i + j, families, test_soundfont=test_soundfont,
+                                        valid_soundfont=valid_soundfont)
                 rows.append({"name": f"{inst}/{src}", "split": split, "label": inst, "group": src,
                              "soundfont": font, "program": INSTRUMENTS[inst][0], "seed": int(seeds[i])})
     return rows
@@ -412,8 +454,7 @@ def make_instruments(out_dir: str | Path, *, n_train: int = 20, n_valid: int = 5
     """
     import soundfile as sf
 
-    from auricle.augment.reverb import Reverb
-    from auricle.separation.demo import LICENSES, find_fluidsynth
+    from auricle.separation.demo import find_fluidsynth
 
     out = Path(out_dir)
     instruments = list(instruments or INSTRUMENTS)
@@ -429,21 +470,11 @@ def make_instruments(out_dir: str | Path, *, n_train: int = 20, n_valid: int = 5
     if not 8000 <= sr <= 96000:
         raise ConfigError(f"sr={sr} is out of range", fix="give a sample rate of 8000 to 96000 (e.g. 22050, 44100)")
     installed = available_soundfonts(soundfont_dirs)
-    if train_soundfonts is None:
-        train_soundfonts = [f for f in installed if f not in EXCLUDED_BY_DEFAULT]
-    else:
-        train_soundfonts = list(train_soundfonts)
     rows = plan_recordings(n_train=n_train, n_valid=n_valid, n_test=n_test, seed=seed, instruments=instruments,
                            test_soundfont=test_soundfont, valid_soundfont=valid_soundfont,
-                           soundfonts=train_soundfonts)
+                           soundfonts=_default_training_fonts(installed, train_soundfonts))
     exe = find_fluidsynth()
-    missing = sorted({r["soundfont"] for r in rows} - set(installed))
-    if missing:
-        where = ", ".join(str(d) for d in soundfont_dirs) if soundfont_dirs else "the system soundfont folders"
-        raise AuricleError(f"soundfont {', '.join(SOUNDFONT_FILES[m][0] for m in missing)} (package "
-                           f"{', '.join(SOUNDFONT_FILES[m][1] for m in missing)}) not found in {where}",
-                           fix=INSTALL_ALL)
-    fonts = {r["soundfont"]: installed[r["soundfont"]] for r in rows}
+    fonts = _font_paths(rows, installed, soundfont_dirs)
     manifest = out / "manifest.csv"
     if not overwrite and (manifest.exists() or any((out / s).exists() for s in SPLITS)):
         raise AuricleError("an instrument set is already there", path=out, fix="pass overwrite=True (--overwrite)")
@@ -453,7 +484,7 @@ def make_instruments(out_dir: str | Path, *, n_train: int = 20, n_valid: int = 5
     out.mkdir(parents=True, exist_ok=True)
     for r in rows:
         part = compose_phrase(r["seed"], r["label"], seconds=seconds)
-        fx = {"chorus": False, "rt60": 0.0, "wet": 0.0, "balance": 0.5}
+        fx = dict(PLAIN_FX)
         if vary and r["split"] == "train":
             part, fx = vary_recording(part, r["label"], r["seed"], seconds=seconds)
         r["part"], r["fx"], r["program"] = part, fx, part.program
@@ -471,12 +502,7 @@ def make_instruments(out_dir: str | Path, *, n_train: int = 20, n_valid: int = 5
         stereo = _render_batch([r["part"] for r in batch], font, seconds=seconds, sr=sr, tmp=tmp, exe=exe,
                                chorus=chorus)
         for r, s in zip(batch, stereo):
-            fx = r["fx"]
-            x = (2 * fx["balance"] * s[:, 0] + 2 * (1 - fx["balance"]) * s[:, 1]).astype(np.float64) / 2
-            if fx["rt60"] > 0:
-                room = np.random.default_rng([r["seed"], r["program"], 32])
-                x = Reverb(p=1.0).apply(x[None].astype(np.float32), rt60=fx["rt60"], wet=fx["wet"], sr=sr,
-                                        rng=room)[0].astype(np.float64)
+            x = _apply_fx(s, r["fx"], sr=sr, rng=np.random.default_rng([r["seed"], r["program"], 32]))
             peak = float(np.abs(x).max())
             if peak <= 0:
                 raise AuricleError(f"fluidsynth rendered silence for {r['name']} ({r['soundfont']})",
@@ -501,15 +527,40 @@ def make_instruments(out_dir: str | Path, *, n_train: int = 20, n_valid: int = 5
         for r in rows:
             w.writerow([f"{r['split']}/{r['name']}.wav", r["label"], r["group"], r["split"], r["soundfont"],
                         r["program"], r["seed"], int(r["fx"]["chorus"]), f"{r['fx']['rt60']:.2f}"])
-    lines = ["# Licences of the rendered instrument set", "",
-             "Melodies composed by auricle (`auricle.datasets.music_synth`), rendered with fluidsynth from",
+    _write_licenses(out, fonts, what="instrument set", composed="Melodies")
+    return manifest
+
+
+def _default_training_fonts(installed: Iterable[str], train_soundfonts: Iterable[str] | None) -> list[str]:
+    """``train_soundfonts``, or every installed soundfont but :data:`EXCLUDED_BY_DEFAULT`."""
+    if train_soundfonts is None:
+        return [f for f in installed if f not in EXCLUDED_BY_DEFAULT]
+    return list(train_soundfonts)
+
+
+def _font_paths(rows: list[dict], installed: dict[str, Path], soundfont_dirs) -> dict[str, Path]:
+    """name -> path of every soundfont ``rows`` use; an :class:`AuricleError` naming the packages of missing ones."""
+    missing = sorted({r["soundfont"] for r in rows} - set(installed))
+    if missing:
+        where = ", ".join(str(d) for d in soundfont_dirs) if soundfont_dirs else "the system soundfont folders"
+        raise AuricleError(f"soundfont {', '.join(SOUNDFONT_FILES[m][0] for m in missing)} (package "
+                           f"{', '.join(SOUNDFONT_FILES[m][1] for m in missing)}) not found in {where}",
+                           fix=INSTALL_ALL)
+    return {r["soundfont"]: installed[r["soundfont"]] for r in rows}
+
+
+def _write_licenses(out: Path, fonts: Iterable[str], *, what: str, composed: str) -> None:
+    """``out/LICENSES.md``: the soundfonts used and fluidsynth, with their licences."""
+    from auricle.separation.demo import LICENSES
+
+    lines = [f"# Licences of the rendered {what}", "",
+             f"{composed} composed by auricle (`auricle.datasets.music_synth`), rendered with fluidsynth from",
              "General MIDI soundfonts; each recording is offered under the licence of its soundfont",
              "(`manifest.csv` names it):", ""]
     lines += [f"* **{f}** - {SOUNDFONT_FILES[f][3]} (Debian package {SOUNDFONT_FILES[f][1]}): {SOUNDFONT_FILES[f][4]}."
               for f in sorted(fonts)]
     lines += ["", f"* **fluidsynth** - {LICENSES['fluidsynth'][0]}: {LICENSES['fluidsynth'][1]}.", ""]
     (out / "LICENSES.md").write_text("\n".join(lines))
-    return manifest
 
 
 # --- genres: 30-s clips of styles that differ in rhythm, instrumentation and tempo ----------------
@@ -632,14 +683,141 @@ def compose_genre_clip(seed: int, genre: str, *, seconds: float = 30.0) -> list:
     return parts
 
 
+def vary_genre_clip(parts: list, seed: int, *, seconds: float = 30.0) -> tuple[list, dict]:
+    """A training clip's own rendering of ``parts`` (:func:`compose_genre_clip`): tempo, key, dynamics, pan, room.
+
+    The band plays ``stretch`` = 0.9-1.12 times slower (the same for every part, so the genre's
+    tempo range widens by that much and no more), the melodic parts transposed by -5..+5 semitones
+    (folded by octaves into MIDI 24-108; drum notes keep their pitch: it is the drum), each part
+    through its own velocity curve ``127 (v / 127) ** gamma`` (gamma 0.6-1.6) and at its own pan
+    (melodic 24-104, drums 48-80), and the clip gets the effects of :func:`vary_recording`
+    (a synthetic room half the time, a stereo balance 0.2-0.8; the chorus flag as there).
+
+    Parameters
+    ----------
+    parts : list of Part
+        The plain clip.
+    seed : int
+        The clip's seed: the same seed gives the same variation.
+    seconds : float
+        Length of the clip: notes that would start after ``seconds - 0.2`` are dropped.
+
+    Returns
+    -------
+    (list of Part, dict)
+        The varied parts (same order and programs) and the effects, keys as :func:`vary_recording`'s
+        and ``stretch`` (tempo factor), ``shift`` (semitones).
+
+    Examples
+    --------
+    >>> plain = compose_genre_clip(2, "rock", seconds=6.0)
+    >>> varied, fx = vary_genre_clip(plain, 2, seconds=6.0)
+    >>> [p.program for p in varied] == [p.program for p in plain], sorted(fx)
+    (True, ['balance', 'chorus', 'rt60', 'shift', 'stretch', 'wet'])
+    >>> {n.pitch for n in varied[0].notes} <= {n.pitch for n in plain[0].notes}     # drums keep their notes
+    True
+    """
+    from auricle.separation.demo import Part
+
+    rng = np.random.default_rng([int(seed), 33])
+    stretch = float(np.exp(rng.uniform(np.log(0.9), np.log(1.12))))
+    shift = int(rng.integers(-5, 6))
+    fx = {**_draw_fx(rng), "stretch": stretch, "shift": shift}
+    end_ms = int(seconds * 1000) - 200
+    out = []
+    for p in parts:
+        gamma = float(np.exp(rng.uniform(np.log(0.6), np.log(1.6))))
+        pan = int(rng.integers(48, 81) if p.drums else rng.integers(24, 105))
+        notes = _vary_notes(p.notes, stretch=stretch, shift=0 if p.drums else shift, gamma=gamma, lo=24, hi=108,
+                            end_ms=end_ms) or list(p.notes[:1])
+        out.append(Part(p.program, pan, tuple(notes), drums=p.drums, modulation=p.modulation))
+    return out, fx
+
+
+def plan_genres(*, n_train: int, n_valid: int, n_test: int, seed: int, genres: Iterable[str],
+                test_soundfont: str = "TimGM6mb", valid_soundfont: str | None = None,
+                soundfonts: Iterable[str] | None = None) -> list[dict]:
+    """One row per clip: name, split, label, group (the clip: each is its own composition), soundfont, seed.
+
+    Soundfonts as :func:`plan_recordings`: test on ``test_soundfont`` only, validation on
+    ``valid_soundfont`` when given, training (and otherwise validation) rotating over the families
+    of ``soundfonts`` that are left once the held-out ones and their families are taken out.
+
+    Examples
+    --------
+    >>> rows = plan_genres(n_train=2, n_valid=1, n_test=1, seed=0, genres=["rock", "jazz"],
+    ...                    valid_soundfont="sf_GMbank", soundfonts=["FluidR3_GM", "TimGM6mb", "sf_GMbank"])
+    >>> [(r["split"], r["soundfont"]) for r in rows if r["label"] == "rock"]
+    [('train', 'FluidR3_GM'), ('train', 'FluidR3_GM'), ('valid', 'sf_GMbank'), ('test', 'TimGM6mb')]
+    """
+    families = _held_out_families(test_soundfont=test_soundfont, valid_soundfont=valid_soundfont,
+                                  soundfonts=soundfonts)
+    rows = []
+    for split, n in zip(SPLITS, (n_train, n_valid, n_test)):
+        seeds = np.random.SeedSequence([int(seed), SPLITS.index(split), 23]).generate_state(max(n, 1), dtype=np.uint32)
+        for i in range(n):
+            for j, gname in enumerate(genres):
+                font = _split_soundfont(split, i + j, families, test_soundfont=test_soundfont,
+                                        valid_soundfont=valid_soundfont)
+                rows.append({"name": f"{gname}/{split}-{i:03d}", "split": split, "label": gname,
+                             "group": f"{gname}-{split}-{i:03d}", "soundfont": font, "seed": int(seeds[i]) + j})
+    return rows
+
+
 def make_genres(out_dir: str | Path, *, n_train: int = 12, n_valid: int = 3, n_test: int = 5, seconds: float = 30.0,
                 sr: int = 22050, seed: int = 0, genres: Iterable[str] | None = None, test_soundfont: str = "TimGM6mb",
+                valid_soundfont: str | None = None, train_soundfonts: Iterable[str] | None = None, vary: bool = True,
                 overwrite: bool = False, soundfont_dirs: Iterable[str | Path] | None = None,
-                jobs: int | None = None) -> Path:
+                jobs: int | None = None, clips_per_call: int = 4,
+                progress: Callable[[int, int], None] | None = None) -> Path:
     """Render a GTZAN-style genre set (``n`` clips a genre and split) into ``out_dir``; return its manifest.
 
-    Same layout, splits and soundfont hold-out as :func:`make_instruments` (``group`` is the clip:
-    every clip is its own composition); each clip's parts are rendered one by one and summed.
+    Same layout, splits and soundfonts as :func:`make_instruments` (``group`` is the clip: every
+    clip is its own composition): training on every installed soundfont but the held-out ones,
+    their families and :data:`EXCLUDED_BY_DEFAULT`, each training clip rendered its own way
+    (:func:`vary_genre_clip`) unless ``vary=False``.  A clip's parts are rendered one by one, each
+    scaled to its peak and a level of -6..0 dB drawn per part, summed, and the clip scaled to a
+    peak of -12..-1 dBFS (so loudness says nothing about the genre).
+
+    Parameters
+    ----------
+    out_dir : path
+        Folder for ``{train,valid,test}/<genre>/<split>-NNN.wav``, ``manifest.csv``, ``LICENSES.md``.
+    n_train, n_valid, n_test : int
+        Clips per genre in each split.
+    seconds : float
+        Length of every clip (GTZAN: 30 s).
+    sr : int
+        Sample rate; fluidsynth renders at it directly.
+    seed : int
+        Everything is drawn from it: the same seed, sizes and installed soundfonts write the same files.
+    genres : list of str, optional
+        Keys of :data:`GENRES` (default: all five).
+    test_soundfont, valid_soundfont, train_soundfonts
+        As in :func:`make_instruments`.
+    vary : bool
+        Render each training clip its own way; validation and test clips are played plainly.
+    overwrite : bool
+        Replace an earlier set in ``out_dir``.
+    soundfont_dirs : list of path, optional
+        Folders to look for the soundfonts in, instead of the system ones.
+    jobs : int, optional
+        fluidsynth processes at once (default: the CPU count, at most 4).
+    clips_per_call : int
+        Clips rendered by one fluidsynth call (the soundfont is loaded once per call).
+    progress : callable, optional
+        ``progress(done, total)`` after each call.
+
+    Returns
+    -------
+    Path
+        ``out_dir / "manifest.csv"`` (path, label, group, split, soundfont, seed, chorus, reverb_rt60).
+
+    Raises
+    ------
+    AuricleError
+        fluidsynth or a soundfont is missing (the message names the packages), bad sizes, or a
+        set is already there and ``overwrite`` is False.
 
     Examples
     --------
@@ -648,7 +826,7 @@ def make_genres(out_dir: str | Path, *, n_train: int = 12, n_valid: int = 3, n_t
     """
     import soundfile as sf
 
-    from auricle.separation.demo import SOUNDFONTS, find_fluidsynth, find_soundfont, iter_rendered
+    from auricle.separation.demo import find_fluidsynth, iter_rendered
 
     out = Path(out_dir)
     genres = list(genres or GENRES)
@@ -657,19 +835,14 @@ def make_genres(out_dir: str | Path, *, n_train: int = 12, n_valid: int = 3, n_t
     if min(n_train, n_valid, n_test) < 0 or n_train == 0 or not 2.0 <= seconds <= 600:
         raise ConfigError("the genre set needs at least one training clip, no negative counts and 2-600 s clips",
                           fix="e.g. n_train=12, n_valid=3, n_test=5, seconds=30")
-    if test_soundfont not in SOUNDFONTS:
-        raise ConfigError(f"unknown soundfont {test_soundfont!r}", fix=f"use one of {', '.join(SOUNDFONTS)}")
-    train_fonts = [f for f in SOUNDFONTS if f != test_soundfont]
-    rows = []
-    for split, n in zip(SPLITS, (n_train, n_valid, n_test)):
-        seeds = np.random.SeedSequence([int(seed), SPLITS.index(split), 23]).generate_state(max(n, 1), dtype=np.uint32)
-        for i in range(n):
-            for j, gname in enumerate(genres):
-                font = test_soundfont if split == "test" else train_fonts[(i + j) % len(train_fonts)]
-                rows.append({"name": f"{gname}/{split}-{i:03d}", "split": split, "label": gname,
-                             "group": f"{gname}-{split}-{i:03d}", "soundfont": font, "seed": int(seeds[i]) + j})
+    if not 8000 <= sr <= 96000:
+        raise ConfigError(f"sr={sr} is out of range", fix="give a sample rate of 8000 to 96000 (e.g. 22050, 44100)")
+    installed = available_soundfonts(soundfont_dirs)
+    rows = plan_genres(n_train=n_train, n_valid=n_valid, n_test=n_test, seed=seed, genres=genres,
+                       test_soundfont=test_soundfont, valid_soundfont=valid_soundfont,
+                       soundfonts=_default_training_fonts(installed, train_soundfonts))
     exe = find_fluidsynth()
-    fonts = {r["soundfont"]: find_soundfont(r["soundfont"], soundfont_dirs) for r in rows}
+    fonts = _font_paths(rows, installed, soundfont_dirs)
     manifest = out / "manifest.csv"
     if not overwrite and (manifest.exists() or any((out / s).exists() for s in SPLITS)):
         raise AuricleError("a genre set is already there", path=out, fix="pass overwrite=True (--overwrite)")
@@ -677,25 +850,50 @@ def make_genres(out_dir: str | Path, *, n_train: int = 12, n_valid: int = 3, n_t
         if (out / s).exists():
             shutil.rmtree(out / s)
     out.mkdir(parents=True, exist_ok=True)
+    for r in rows:
+        parts, fx = compose_genre_clip(r["seed"], r["label"], seconds=seconds), dict(PLAIN_FX)
+        if vary and r["split"] == "train":
+            parts, fx = vary_genre_clip(parts, r["seed"], seconds=seconds)
+        r["parts"], r["fx"] = parts, fx
+    batches = []
+    step = max(1, clips_per_call)
+    for font in fonts:
+        for chorus in (False, True):
+            mine = [r for r in rows if r["soundfont"] == font and r["fx"]["chorus"] == chorus]
+            batches += [(mine[i:i + step], chorus) for i in range(0, len(mine), step)]
+    done = [0]
+    lock = threading.Lock()
 
-    def write(r: dict, tmp: str) -> None:
-        parts = compose_genre_clip(r["seed"], r["label"], seconds=seconds)
-        stems = list(iter_rendered(parts, fonts[r["soundfont"]], seconds=seconds, sr=sr, tmp=tmp, fluidsynth=exe))
-        lv = np.random.default_rng([r["seed"], 24])
-        x = sum(s.astype(np.float64).mean(axis=1) * 10 ** (lv.uniform(-6, 0) / 20) / (np.abs(s).max() + 1e-9)
-                for s in stems)
-        x *= 10 ** (lv.uniform(-12, -1) / 20) / (np.abs(x).max() + 1e-12)
-        path = out / r["split"] / f"{r['name']}.wav"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        sf.write(str(path), np.round(x * 32767).astype(np.int16), sr, subtype="PCM_16")
+    def write_batch(batch: list[dict], chorus: bool, tmp: str) -> None:
+        stems = iter_rendered([p for r in batch for p in r["parts"]], fonts[batch[0]["soundfont"]], seconds=seconds,
+                              sr=sr, tmp=tmp, fluidsynth=exe, chorus=chorus)
+        for r in batch:
+            lv = np.random.default_rng([r["seed"], 24])
+            mix = 0.0
+            for _ in r["parts"]:
+                s = next(stems)
+                mix = mix + s.astype(np.float64) * (10 ** (lv.uniform(-6, 0) / 20) / (np.abs(s).max() + 1e-9))
+            x = _apply_fx(mix, r["fx"], sr=sr, rng=np.random.default_rng([r["seed"], 34]))
+            x *= 10 ** (lv.uniform(-12, -1) / 20) / (np.abs(x).max() + 1e-12)
+            path = out / r["split"] / f"{r['name']}.wav"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            sf.write(str(path), np.round(x * 32767).astype(np.int16), sr, subtype="PCM_16")
+        for _ in stems:                          # let the iterator remove its files
+            pass
+        with lock:
+            done[0] += len(batch)
+            if progress is not None:
+                progress(done[0], len(rows))
 
     with tempfile.TemporaryDirectory(prefix="auricle-genres-") as tmp:
         with ThreadPoolExecutor(max(1, jobs or min(4, os.cpu_count() or 1))) as pool:
-            for fut in [pool.submit(write, r, tmp) for r in rows]:
+            for fut in [pool.submit(write_batch, b, c, tmp) for b, c in batches]:
                 fut.result()
     with open(manifest, "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["path", "label", "group", "split", "soundfont", "seed"])
+        w.writerow(["path", "label", "group", "split", "soundfont", "seed", "chorus", "reverb_rt60"])
         for r in rows:
-            w.writerow([f"{r['split']}/{r['name']}.wav", r["label"], r["group"], r["split"], r["soundfont"], r["seed"]])
+            w.writerow([f"{r['split']}/{r['name']}.wav", r["label"], r["group"], r["split"], r["soundfont"], r["seed"],
+                        int(r["fx"]["chorus"]), f"{r['fx']['rt60']:.2f}"])
+    _write_licenses(out, fonts, what="genre set", composed="Clips")
     return manifest
