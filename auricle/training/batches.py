@@ -60,10 +60,17 @@ class AugmentedBatches(keras.utils.PyDataset):
     def __len__(self):
         return int(np.ceil(len(self.y) / self.bs))
 
+    def rows(self, i: int) -> np.ndarray:
+        """Batch ``i``'s rows, sorted.  Every batch is full: the last one wraps round to the start of
+        the epoch's order, because a short last batch makes TensorFlow trace the training step a
+        second time (~3 s for TC-ResNet14 on 2 cores, every run)."""
+        n = len(self.y)
+        return np.sort(self._order[np.arange(i * self.bs, i * self.bs + min(self.bs, n)) % n])
+
     def __getitem__(self, i):
         from auricle.features import extract
 
-        idx = np.sort(self._order[i * self.bs:(i + 1) * self.bs])
+        idx = self.rows(i)
         rng = np.random.default_rng([self.seed, self.epoch, i])
         if self.power is not None:  # whole chain on cached mel power (features transforms included)
             S, rms, aug = self.power
@@ -169,7 +176,27 @@ def fit_inputs(cfg, data, *, console) -> tuple[dict, tuple | None]:
 
         fit_kw["x"] = teacher_batches_class()(fit_kw["x"], teacher, weight=t.teacher_weight,
                                               temperature=t.teacher_temperature)
+    if val_data is not None and t.distribute == "none":  # replicas need batches they split evenly
+        fit_kw["validation_batch_size"] = validation_batch_size(len(val_data[1]), t.batch_size)
     return fit_kw, val_data
+
+
+def validation_batch_size(n: int, batch_size: int) -> int:
+    """The batch size that cuts ``n`` validation rows into equal batches: the smallest divisor of ``n``
+    from ``batch_size`` to 4x it, else all ``n`` rows when that is at most 4 batches, else ``batch_size``.
+    Equal batches trace the evaluation step once instead of twice (a short last batch is a new shape).
+
+    Examples
+    --------
+    >>> validation_batch_size(180, 32), validation_batch_size(100, 32), validation_batch_size(1009, 32)
+    (36, 50, 32)
+    """
+    if n <= batch_size:
+        return max(1, n)
+    for b in range(batch_size, 4 * batch_size + 1):
+        if n % b == 0:
+            return b
+    return n if n <= 4 * batch_size else batch_size
 
 
 def stream_inputs(cfg, data, weights, *, console) -> dict:

@@ -21,13 +21,26 @@ from auricle.training.rundir import STATE_FILE, _atomic_write, save_model, write
 
 #: curves.png is redrawn only once this many drawing costs have passed since the last drawing (~5% of the time)
 PLOT_BUDGET = 20
+#: the checkpoint is written only once this many writing costs have passed since the last one (~5% of the time)
+CHECKPOINT_BUDGET = 20
+#: the best epoch's weights in ``checkpoint/`` (``np.savez`` of ``model.get_weights()``: w0, w1, ...)
+BEST_WEIGHTS = "best.weights.npz"
 
 
 class RunCallback(keras.callbacks.Callback):
-    """Checkpoint every epoch, track the best epoch, early-stop, print progress with ETA.
+    """Checkpoint, track the best epoch, early-stop, print progress with ETA.
 
     One callback instead of ModelCheckpoint + EarlyStopping + CSVLogger so their state is
     saved together and restored exactly on --resume.
+
+    Every epoch ends with a snapshot in memory (weights, optimizer variables, state: a few
+    milliseconds); the checkpoint on disk (``checkpoint/model.keras`` with the optimizer,
+    ``state.json``, ``best.weights.npz``) is written from it when training ends or stops for any
+    reason (:meth:`flush`, called by :func:`auricle.training.fit._fit`), and meanwhile at most
+    ~5% of the training time goes to writing it (:data:`CHECKPOINT_BUDGET`): a long epoch is
+    written every epoch, a one-second epoch every few (the demo wrote 0.6 s a checkpoint against
+    1 s of training an epoch).  A Ctrl-C or SIGTERM therefore resumes from the last *completed*
+    epoch; only a hard kill (SIGKILL, power loss) can fall back a few epochs.
     """
 
     def __init__(self, run_dir: Path, cfg: RunConfig, state: dict, console, has_val: bool, writer: bool = True):
@@ -41,6 +54,11 @@ class RunCallback(keras.callbacks.Callback):
         if writer:
             self.ckpt.mkdir(exist_ok=True)
         self.t0 = None
+        self._snap = None         # (weights, optimizer variables, state json) at the last epoch's end
+        self._best = None         # the best epoch's weights, not yet on disk
+        self._written_epoch = state["epoch"]
+        self._saved_at, self._save_cost = time.time(), 0.0
+        self.companions = []      # callbacks whose write() belongs to the checkpoint (WeightAverage)
 
     def on_train_begin(self, logs=None):
         self.t0 = time.time()
@@ -72,7 +90,17 @@ class RunCallback(keras.callbacks.Callback):
         st["monitor"] = monitor
         st["epoch"] = epoch + 1
         if self.writer:
-            self._write_checkpoint(epoch, better)
+            if better:
+                self._best = self.model.get_weights()
+            self._snap = (self.model.get_weights(), [np.array(v.numpy()) for v in self.model.optimizer.variables],
+                          json.dumps(st, indent=1))
+            write_history(self.run_dir / "history.csv", st["history"])
+            if os.environ.get("AURICLE_KEEP_EPOCH_WEIGHTS") == "1":
+                (self.run_dir / "epochs").mkdir(exist_ok=True)
+                self.model.save_weights(str(self.run_dir / "epochs" / f"epoch{epoch + 1:03d}.weights.h5"))
+            if epoch + 1 >= self.cfg.train.epochs or time.time() - self._saved_at >= CHECKPOINT_BUDGET * self._save_cost:
+                self._write_checkpoint()
+            self._live_curves(epoch)
             self._report(epoch, logs)
         patience = self.cfg.train.early_stopping
         if patience and st["wait"] >= patience:
@@ -80,19 +108,42 @@ class RunCallback(keras.callbacks.Callback):
                 self.console.print(f"early stopping: no {monitor} improvement for {patience} epochs")
             self.model.stop_training = True
 
-    def _write_checkpoint(self, epoch: int, better: bool) -> None:
-        """best.weights.h5 (when better), checkpoint/model.keras + state.json, history.csv, curves.png."""
-        st = self.state
-        if better:
-            self.model.save_weights(str(self.ckpt / "best.weights.h5"))
-        if os.environ.get("AURICLE_KEEP_EPOCH_WEIGHTS") == "1":
-            (self.run_dir / "epochs").mkdir(exist_ok=True)
-            self.model.save_weights(str(self.run_dir / "epochs" / f"epoch{epoch + 1:03d}.weights.h5"))
+    def on_train_end(self, logs=None):
+        self.flush()
+
+    def flush(self, *, restore: bool = False) -> None:
+        """Write the last snapshot to disk unless it is there already.  ``restore=True`` (training
+        stopped mid-epoch) first puts the snapshot's weights and optimizer state back in the model."""
+        if not self.writer or self._snap is None:
+            return
+        if restore:
+            weights, opt, _ = self._snap
+            self.model.set_weights(weights)
+            for v, a in zip(self.model.optimizer.variables, opt):
+                v.assign(a)
+        if json.loads(self._snap[2])["epoch"] != self._written_epoch:
+            self._write_checkpoint()
+
+    def _write_checkpoint(self) -> None:
+        """best.weights.npz (when a better epoch came), checkpoint/model.keras + state.json, from the
+        snapshot: the model holds the snapshot's weights (the end of the epoch just finished, or
+        restored by :meth:`flush`)."""
+        t0 = time.time()
+        state_json = self._snap[2]
+        epoch = json.loads(state_json)["epoch"]
+        if self._best is not None:
+            tmp = self.ckpt / "best.weights.tmp.npz"
+            np.savez(tmp, **{f"w{i}": w for i, w in enumerate(self._best)})
+            os.replace(tmp, self.ckpt / BEST_WEIGHTS)
+            self._best = None
+        for c in self.companions:  # WeightAverage's raw weights
+            c.write()
         # model + optimizer first, then the state that points at it (atomic renames)
         save_model(self.model, self.ckpt / "model.keras")
-        _atomic_write(self.ckpt / STATE_FILE, json.dumps(st, indent=1))
-        write_history(self.run_dir / "history.csv", st["history"])
-        self._live_curves(epoch)
+        _atomic_write(self.ckpt / STATE_FILE, state_json)
+        self._written_epoch = epoch
+        self._saved_at = time.time()
+        self._save_cost = self._saved_at - t0
 
     def _report(self, epoch: int, logs: dict) -> None:
         """One line per epoch: metrics, seconds per epoch, ETA, *best*."""
@@ -183,13 +234,20 @@ class WeightAverage(keras.callbacks.Callback):
         if not self.ema_in_model:
             self._swap()
 
-    def on_epoch_end(self, epoch, logs=None):  # before RunCallback: it saves what is in the model
+    def on_epoch_end(self, epoch, logs=None):  # before RunCallback: it snapshots what is in the model
         if not self.ema_in_model:
             self._swap()
-        if not self.writer:
+        if self.writer:  # the raw weights as of this epoch's end; written with RunCallback's checkpoint
+            self._snap = (self.step, [a.copy() for a in self.avg])
+
+    def write(self) -> None:
+        """``checkpoint/raw_weights.npz`` from the last epoch's snapshot (RunCallback calls it when it
+        writes the checkpoint, so the two always describe the same epoch)."""
+        if not self.writer or getattr(self, "_snap", None) is None:
             return
+        step, raw = self._snap
         tmp = self.path.with_name("raw_weights.tmp.npz")
-        np.savez(tmp, step=self.step, **{f"w{i}": a for i, a in enumerate(self.avg)})
+        np.savez(tmp, step=step, **{f"w{i}": a for i, a in enumerate(raw)})
         os.replace(tmp, self.path)
 
 

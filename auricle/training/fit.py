@@ -18,6 +18,7 @@ Keras is imported from step 4 on; the modules that define Keras classes
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -281,9 +282,10 @@ def _callbacks(cfg, run_dir: Path, state: dict, console, *, has_val: bool, tenso
     from auricle.training import callbacks as cbm
 
     cb = [cbm.RunCallback(run_dir, cfg, state, console, has_val=has_val, writer=writer)]
-    if cfg.train.ema:  # first: the model holds the averaged weights when RunCallback saves them
-        cb.insert(0, cbm.WeightAverage(cfg.train.ema, run_dir / "checkpoint", resume=state["epoch"] > 0,
-                                       writer=writer))
+    if cfg.train.ema:  # first: the model holds the averaged weights when RunCallback snapshots them
+        ema = cbm.WeightAverage(cfg.train.ema, run_dir / "checkpoint", resume=state["epoch"] > 0, writer=writer)
+        cb[0].companions.append(ema)
+        cb.insert(0, ema)
     if writer and tensorboard:
         cb.append(cbm._tensorboard_callback(run_dir, console))
     if cfg.train.lr_schedule == "plateau":
@@ -305,8 +307,15 @@ def _fit(model, fit_kw: dict, val_data, callbacks: list, cfg, state: dict, run_d
     limits = threadpool_limits(limits=1, user_api="blas")
     old = signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
     try:
-        model.fit(**fit_kw, validation_data=val_data, epochs=cfg.train.epochs, initial_epoch=state["epoch"],
-                  callbacks=callbacks, verbose=0)
+        try:
+            model.fit(**fit_kw, validation_data=val_data, epochs=cfg.train.epochs, initial_epoch=state["epoch"],
+                      callbacks=callbacks, verbose=0)
+        except BaseException:  # stopped mid-epoch: checkpoint the last completed epoch, then say why
+            with contextlib.suppress(Exception):
+                for cb in callbacks:
+                    if hasattr(cb, "flush"):
+                        cb.flush(restore=True)
+            raise
     except KeyboardInterrupt:
         raise TrainingInterrupted(
             f"training interrupted after epoch {state['epoch']}; the checkpoint is kept", path=run_dir,
@@ -322,13 +331,16 @@ def _finish(model, cfg, data: TrainData, state: dict, run_dir: Path, *, has_val:
     evaluate into ``metrics.json`` / ``report.md``, and remove the checkpoint."""
     from auricle.evaluation import evaluate_prepared
 
-    best = run_dir / "checkpoint" / "best.weights.h5"
+    from auricle.training.callbacks import BEST_WEIGHTS
+
+    best = run_dir / "checkpoint" / BEST_WEIGHTS
     kept = state["epoch"]
     # with no validation split "best" would mean the best training accuracy on augmented
     # batches, which says nothing about generalization: keep the last epoch then
     keep = cfg.train.keep if has_val else "last"
     if keep == "best" and best.exists():
-        model.load_weights(str(best))
+        with np.load(best) as z:
+            model.set_weights([z[f"w{i}"] for i in range(len(z.files))])
         kept = state["best_epoch"]
     tta_frames = []
     if cfg.train.tta_shift_ms:  # saved and evaluated with its test-time augmentation built in
