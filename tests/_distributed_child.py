@@ -25,9 +25,8 @@ def main(argv=None) -> int:
     if a.logical_cpus:
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * a.logical_cpus)
-    from auricle.config import RunConfig
     from auricle.errors import AuricleError
-    from auricle.training import callbacks, train
+    from auricle.training import callbacks
 
     if a.stop_after:
         base = callbacks.RunCallback
@@ -39,23 +38,35 @@ def main(argv=None) -> int:
                     raise KeyboardInterrupt
 
         callbacks.RunCallback = Stop
-    out = Path(a.out)
-    t0 = time.time()
     try:
-        metrics = train(None if a.resume else RunConfig.load(a.config), out, resume=a.resume, progress=False)
+        result = run(a.config, a.out, resume=a.resume)
     except AuricleError as exc:
         print(json.dumps({"error": type(exc).__name__, "message": str(exc)}))
         return 3
+    print(json.dumps(result))
+    return 0
+
+
+def run(config, out, *, resume: bool = False) -> dict:
+    """Train (or resume) one run and return its losses, epochs, seconds, wall time, accuracy and run info.
+
+    tests/test_distributed.py calls this in its own process for the one-device reference run.
+    """
+    from auricle.config import RunConfig
+    from auricle.training import train
+
+    out = Path(out)
+    t0 = time.time()
+    metrics = train(None if resume else RunConfig.load(config), out, resume=resume, progress=False)
     hist = []
     if (out / "history.csv").exists() and metrics:
         rows = (out / "history.csv").read_text().splitlines()
         keys = rows[0].split(",")
         hist = [dict(zip(keys, map(float, r.split(",")))) for r in rows[1:]]
     info = json.loads((out / "metrics.json").read_text()).get("run", {}) if metrics else {}
-    print(json.dumps({"loss": [h["loss"] for h in hist], "epochs": [int(h["epoch"]) for h in hist],
-                      "seconds": [h["seconds"] for h in hist], "wall": time.time() - t0,
-                      "accuracy": metrics.get("accuracy") if metrics else None, "info": info}))
-    return 0
+    return {"loss": [h["loss"] for h in hist], "epochs": [int(h["epoch"]) for h in hist],
+            "seconds": [h["seconds"] for h in hist], "wall": time.time() - t0,
+            "accuracy": metrics.get("accuracy") if metrics else None, "info": info}
 
 
 if __name__ == "__main__":

@@ -62,11 +62,11 @@ def data(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def one_device(data):
+    """The single-device reference, trained in this process (no device setup to do before TensorFlow starts)."""
+    from tests._distributed_child import run
+
     tmp, root = data
-    p = subprocess.run(CHILD + [str(_config(root, tmp, "none")), str(tmp / "none")], capture_output=True, text=True,
-                       env=_env(), timeout=300)
-    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
-    return _result(p.stdout)
+    return run(_config(root, tmp, "none"), tmp / "none")
 
 
 def test_mirrored_on_two_logical_cpus_equals_one_device(data, one_device):
