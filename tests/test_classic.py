@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from auricle.classic.summary import (SummaryConfig, chroma_filterbank, feature_names, frame_features,
-                                     summary_features)
+from auricle.classic.summary import (PROSODY, SummaryConfig, chroma_filterbank, feature_names, frame_features,
+                                     prosody_features, summary_features, yin_f0)
+from auricle.errors import ConfigError
 from test_training import _clip, make_dataset, small_config
 
 SR = 22050
@@ -78,6 +79,43 @@ def test_tempo_matches_librosa_on_a_click_track(bpm):
     # lags are whole frames (43 per second): one lag apart is ~2-4% at these tempi
     assert abs(ours - ref) / ref <= 0.05, (ours, ref)
     assert abs(ours - bpm) / bpm <= 0.05, (ours, bpm)
+
+
+def _voice(f0_start, f0_end, *, sr=16000, seconds=1.0, seed=0):
+    """A harmonic tone (5 partials) gliding geometrically from f0_start to f0_end Hz, with light noise."""
+    t = np.arange(int(sr * seconds)) / sr
+    f = f0_start * (f0_end / f0_start) ** (t / seconds)
+    phase = 2 * np.pi * np.cumsum(f) / sr
+    y = sum(0.3 / h * np.sin(h * phase) for h in range(1, 6))
+    return (y + 0.003 * np.random.default_rng(seed).standard_normal(len(t))).astype("float32")
+
+
+def test_yin_matches_librosa_and_finds_the_pitch():
+    y = _voice(180.0, 180.0)
+    f0 = yin_f0(y, sr=16000)
+    assert abs(np.median(f0) - 180.0) < 1.0
+    np.testing.assert_allclose(f0, _librosa().yin(y.astype(np.float64), fmin=60, fmax=500, sr=16000,
+                                                   frame_length=1024, hop_length=256), rtol=1e-6)
+    with pytest.raises(ConfigError, match="fmin"):
+        yin_f0(y, sr=16000, fmin=300.0, fmax=200.0)
+
+
+def test_prosody_features_known_answers():
+    at = {k: i for i, k in enumerate(PROSODY)}
+    low, high, glide = (prosody_features(_voice(a, b), sr=16000) for a, b in ((150, 150), (300, 300), (120, 360)))
+    assert low.shape == (len(PROSODY),) and low.dtype == np.float32
+    assert abs(high[at["f0_p50"]] - low[at["f0_p50"]] - 1.0) < 0.01           # one octave up
+    assert abs(2 ** low[at["f0_p50"]] - 150.0) < 1.5
+    assert low[at["f0_range"]] < 0.05 and abs(glide[at["f0_range"]] - 0.9 * np.log2(3)) < 0.1
+    assert glide[at["f0_jitter"]] > 3 * low[at["f0_jitter"]]
+    assert low[at["voiced_fraction"]] > 0.9 and abs(low[at["duration"]] - 1.0) < 1e-6
+    half = np.concatenate([_voice(200, 200), np.zeros(16000, np.float32)])   # voice, then digital silence
+    v = prosody_features(half, sr=16000)
+    assert 0.45 < v[at["active_fraction"]] < 0.55 and abs(v[at["duration"]] - 2.0) < 1e-6
+    quiet = prosody_features(np.zeros(8000, np.float32), sr=16000)         # nothing voiced: pitch stats are 0
+    assert np.all(quiet[:at["voiced_fraction"] + 1] == 0)
+    with pytest.raises(ConfigError, match="one non-empty signal"):
+        prosody_features(np.zeros((2, 100)), sr=16000)
 
 
 def test_summary_vector_layout_and_batching(signals):

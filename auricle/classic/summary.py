@@ -340,3 +340,110 @@ def summary_features(waves: np.ndarray, cfg: SummaryConfig = SummaryConfig(), *,
             cols.append(tempo(ff["onset"], sr=cfg.sr, hop_length=cfg.hop_length)[:, None])
         out[s:s + step] = np.concatenate(cols, axis=1)
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# prosody: pitch (YIN) and energy statistics of one utterance
+# --------------------------------------------------------------------------------------------
+
+#: Names of :func:`prosody_features`, in order.  ``f0_*`` are statistics of log2 F0 over the
+#: voiced frames (``f0_jitter`` / ``f0_delta_std``: mean absolute / std of its frame-to-frame
+#: change), ``energy_*`` of the frame level in dB relative to the utterance's loudest frame over
+#: the active frames (within 35 dB of it), ``duration`` in seconds.
+PROSODY = ("f0_mean", "f0_std", "f0_p5", "f0_p25", "f0_p50", "f0_p75", "f0_p95", "f0_range",
+           "f0_jitter", "f0_delta_std", "voiced_fraction", "energy_mean", "energy_std", "energy_p10",
+           "energy_p50", "energy_p90", "energy_flux", "duration", "active_fraction")
+
+
+def yin_f0(y: np.ndarray, *, sr: float, fmin: float = 60.0, fmax: float = 500.0, frame_length: int = 1024,
+           hop_length: int = 256, threshold: float = 0.1) -> np.ndarray:
+    """Fundamental frequency (Hz) per frame of one signal by YIN (de Cheveigné & Kawahara 2002);
+    equals ``librosa.yin(y, fmin=, fmax=, sr=, frame_length=, hop_length=, trough_threshold=)``
+    (librosa 0.11: centred frames with zero padding, full-frame difference function).
+
+    Each frame's cumulative-mean-normalised difference is searched over the periods
+    ``[floor(sr/fmax), min(ceil(sr/fmin), frame_length - 1)]``: the first local minimum below
+    ``threshold`` (else the global minimum), refined by a parabola through its neighbours.  Every
+    frame gets an estimate: unvoiced and silent frames give arbitrary values, so callers gate them
+    (as :func:`prosody_features` does).
+
+    Examples
+    --------
+    >>> t = np.arange(16000) / 16000
+    >>> f0 = yin_f0(np.sin(2 * np.pi * 200 * t), sr=16000)
+    >>> bool(abs(np.median(f0) - 200) < 1)
+    True
+    """
+    y = np.asarray(y, dtype=np.float64)
+    if y.ndim != 1:
+        raise ConfigError(f"yin_f0 takes one signal (samples,), got shape {y.shape}")
+    lo = int(np.floor(sr / fmax)) if fmax > 0 else 0
+    hi = min(int(np.ceil(sr / fmin)), frame_length - 1) if fmin > 0 else 0
+    if not (0 < fmin < fmax <= sr / 2) or lo < 1 or hi - lo < 2:
+        raise ConfigError(f"yin_f0 needs 0 < fmin < fmax <= sr/2 and a period range of 3+ samples: fmin={fmin}, "
+                          f"fmax={fmax}, sr={sr}, frame_length={frame_length}", fix="widen fmin..fmax or raise frame_length")
+    pad = frame_length // 2
+    yp = np.pad(y, (pad, pad))
+    n_frames = 1 + (len(yp) - frame_length) // hop_length
+    x = np.lib.stride_tricks.sliding_window_view(yp, frame_length)[::hop_length][:n_frames]
+    nfft = scipy.fft.next_fast_len(2 * frame_length - 1)
+    X = scipy.fft.rfft(x, n=nfft, axis=1)
+    acf = scipy.fft.irfft(X.real ** 2 + X.imag ** 2, n=nfft, axis=1)[:, :hi + 1]
+    c = np.cumsum(x * x, axis=1)
+    k = np.arange(1, hi + 1)
+    d = 2 * (acf[:, :1] - acf[:, k]) - c[:, k - 1]                      # d[:, p - 1] for period p
+    mean = np.cumsum(d, axis=1) / k
+    cm = d[:, lo - 1:hi] / (mean[:, lo - 1:hi] + np.finfo(np.float64).tiny)  # periods lo..hi
+    left = np.concatenate([cm[:, :1], cm[:, :-1]], axis=1)
+    right = np.concatenate([cm[:, 1:], cm[:, -1:]], axis=1)
+    trough = (cm < left) & (cm <= right)
+    trough[:, 0] = cm[:, 0] < cm[:, 1]
+    below = trough & (cm < threshold)
+    j = np.where(below.any(axis=1), np.argmax(below, axis=1), np.argmin(cm, axis=1))
+    a = left + right - 2 * cm
+    b = (right - left) / 2
+    shift = np.where(np.abs(b) >= np.abs(a), 0.0, -b / np.where(a == 0, 1.0, a))
+    shift[:, 0] = shift[:, -1] = 0.0
+    rows = np.arange(n_frames)
+    return float(sr) / (lo + j + shift[rows, j])
+
+
+def prosody_features(y: np.ndarray, *, sr: float, fmin: float = 60.0, fmax: float = 500.0,
+                     frame_length: int = 1024, hop_length: int = 256, active_db: float = 35.0) -> np.ndarray:
+    """The :data:`PROSODY` statistics (float32, ``len(PROSODY)``) of one utterance ``(samples,)``.
+
+    A frame is active when its RMS level is within ``active_db`` of the loudest frame, voiced when
+    also its YIN F0 (:func:`yin_f0`) lies inside ``(1.08 fmin, 0.96 fmax)`` (estimates pinned at
+    the search limits are unvoiced noise).  Pitch statistics are of log2 F0 (so a speaker's
+    register shifts them all alike); with fewer than 3 voiced frames they are 0.  Meant for whole
+    utterances of any length (speech emotion: pitch level, range and movement, loudness
+    dynamics, length), not for fixed windows.
+
+    Examples
+    --------
+    >>> t = np.arange(16000) / 16000
+    >>> v = prosody_features(0.5 * np.sin(2 * np.pi * 220 * t), sr=16000)
+    >>> round(float(2 ** v[PROSODY.index("f0_p50")])), round(float(v[PROSODY.index("duration")]), 2)
+    (220, 1.0)
+    """
+    y = np.asarray(y, dtype=np.float64)
+    if y.ndim != 1 or len(y) == 0:
+        raise ConfigError(f"prosody_features takes one non-empty signal (samples,), got shape {y.shape}")
+    f0 = yin_f0(y, sr=sr, fmin=fmin, fmax=fmax, frame_length=frame_length, hop_length=hop_length)
+    level = 20 * np.log10(rms(y, frame_length=frame_length, hop_length=hop_length)[0] + 1e-5)
+    n = min(len(f0), len(level))
+    f0, level = f0[:n], level[:n] - level[:n].max()
+    active = level > -active_db
+    voiced = active & (f0 > 1.08 * fmin) & (f0 < 0.96 * fmax)
+    if voiced.sum() >= 3:
+        lf = np.log2(f0[voiced])
+        dl = np.diff(lf)
+        p5, p25, p50, p75, p95 = np.percentile(lf, [5, 25, 50, 75, 95])
+        pitch = [lf.mean(), lf.std(), p5, p25, p50, p75, p95, p95 - p5, np.abs(dl).mean(), dl.std()]
+    else:
+        pitch = [0.0] * 10
+    la = level[active]
+    dyn = np.abs(np.diff(la)).mean() if len(la) > 1 else 0.0
+    out = [*pitch, voiced.mean(), la.mean(), la.std(), *np.percentile(la, [10, 50, 90]), dyn, len(y) / float(sr),
+           active.mean()]
+    return np.asarray(out, dtype=np.float32)
