@@ -451,7 +451,7 @@ def test_separation_run_is_served_at_separate(run, tmp_path):
     data = _write_dataset(tmp_path / "songs", n_songs=3, seconds=2.0)
     cfg = SeparationConfig(data=str(data), preset="2stems-small", preset_overrides=dict(TINY), epochs=1,
                            steps_per_epoch=3, batch_size=4, valid_patches=4, cache_dir=str(tmp_path / "cache"), seed=0)
-    sep_run = train_separator(cfg, tmp_path / "sep")
+    sep_run = train_separator(cfg, tmp_path / "sep", evaluate=False)  # serving needs no test-song report
     export_separator(sep_run, "onnx")
     models, seps = load_all([f"tones={run}", f"stems={sep_run}"], export=False)
     try:
