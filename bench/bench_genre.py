@@ -23,6 +23,7 @@ Run by hand:
     nice -n 10 .venv/bin/python bench/bench_genre.py --quick         # 1 seed, 10-s clips
     nice -n 10 .venv/bin/python bench/bench_genre.py --valid-soundfont sf_GMbank \\
         --train-soundfonts FluidR3_GM,MuseScore_General_Lite,MuseScore_General_Full --seeds 0   # choices
+    .venv/bin/python bench/bench_genre.py --cues     # can loudness alone tell the genres? (no training)
 
 Figures: docs/experiments/music.md (genre section).
 """
@@ -60,6 +61,40 @@ def build(data: Path, *, sizes: dict, test_soundfont: str, valid_soundfont: str 
     return manifest
 
 
+def cue_check(manifest: Path) -> None:
+    """Can a trivial cue tell the genres apart?  A random forest on one level feature at a time, and on four.
+
+    Per clip (1024-sample frames): mean frame RMS (dB), its spread, the peak (dBFS) and the crest factor
+    (peak / mean RMS), trained on the training clips, scored on the test clips (chance 20%).
+    """
+    import csv
+
+    import numpy as np
+    import soundfile as sf
+    from sklearn.ensemble import RandomForestClassifier
+
+    rows = list(csv.DictReader(open(manifest, newline="")))
+    feats, labels, splits = [], [], []
+    for r in rows:
+        x, _ = sf.read(str(manifest.parent / r["path"]))
+        n = len(x) // 1024
+        db = 20 * np.log10(np.sqrt((x[:n * 1024].reshape(n, 1024) ** 2).mean(1)) + 1e-9)
+        peak = 20 * np.log10(np.abs(x).max())
+        feats.append([db.mean(), db.std(), peak, peak - db.mean()])
+        labels.append(r["label"])
+        splits.append(r["split"])
+    a, y, sp = np.array(feats), np.array(labels), np.array(splits)
+    tr, te = sp == "train", sp == "test"
+    for cols, name in (([0], "mean RMS dB"), ([1], "RMS spread dB"), ([2], "peak dBFS"), ([3], "crest dB"),
+                       ([0, 1, 2, 3], "all four")):
+        clf = RandomForestClassifier(300, random_state=0, min_samples_leaf=3).fit(a[tr][:, cols], y[tr])
+        print(f"  level cue {name}: {100 * (clf.predict(a[te][:, cols]) == y[te]).mean():.0f}% of test clips "
+              f"(chance {100 / len(set(labels)):.0f}%)")
+    for g in sorted(set(labels)):
+        m = y == g
+        print(f"  {g:11s} mean RMS {a[m, 0].mean():6.1f} dB, spread {a[m, 1].mean():4.1f}, crest {a[m, 3].mean():4.1f} dB")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", default=str(HERE / "out" / "genre-data"))
@@ -76,6 +111,7 @@ def main():
     ap.add_argument("--plain", action="store_true", help="no per-clip rendering variation")
     ap.add_argument("--quick", action="store_true", help="one seed, 10-s clips, 6/2/4 clips a genre")
     ap.add_argument("--set", action="append", default=[], help="extra --set key=value for every auricle train")
+    ap.add_argument("--cues", action="store_true", help="only check level cues (loudness, crest) on the set")
     args = ap.parse_args()
     sizes = dict(n_train=args.train, n_valid=args.valid, n_test=args.test, seconds=args.seconds, sr=22050, seed=0)
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -98,6 +134,9 @@ def main():
     install_soundfonts()
     manifest = build(data, sizes=sizes, test_soundfont=args.test_soundfont, valid_soundfont=args.valid_soundfont,
                      train_soundfonts=fonts, vary=not args.plain)
+    if args.cues:
+        cue_check(manifest)
+        return
     results = []
     out = Path(args.out) / data.name / "results.json"
     out.parent.mkdir(parents=True, exist_ok=True)
