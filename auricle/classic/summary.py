@@ -381,7 +381,8 @@ def yin_f0(y: np.ndarray, *, sr: float, fmin: float = 60.0, fmax: float = 500.0,
     hi = min(int(np.ceil(sr / fmin)), frame_length - 1) if fmin > 0 else 0
     if not (0 < fmin < fmax <= sr / 2) or lo < 1 or hi - lo < 2:
         raise ConfigError(f"yin_f0 needs 0 < fmin < fmax <= sr/2 and a period range of 3+ samples: fmin={fmin}, "
-                          f"fmax={fmax}, sr={sr}, frame_length={frame_length}", fix="widen fmin..fmax or raise frame_length")
+                          f"fmax={fmax}, sr={sr}, frame_length={frame_length}",
+                          fix="widen fmin..fmax or raise frame_length")
     pad = frame_length // 2
     yp = np.pad(y, (pad, pad))
     n_frames = 1 + (len(yp) - frame_length) // hop_length
