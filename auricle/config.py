@@ -92,6 +92,8 @@ class TrainConfig:
     teacher_temperature: float = 1.0  # > 1 flattens the teacher's probabilities
     tta_shift_ms: list = field(default_factory=list)  # test-time augmentation: the saved model also looks at the clip
                                      # shifted by each of these ms and averages (auricle.models.tta); [] = off
+    fuse: dict = field(default_factory=dict)  # late fusion with a classic model on whole recordings (auricle.fusion):
+                                     # {member: xgboost, weight: 0.5} (weight = the deep model's share); {} = off
     distribute: str = "none"         # none; mirrored (local GPUs / logical CPUs); multi_worker (hosts from TF_CONFIG).
                                      # batch_size is the global batch, split across replicas; the learning rate is
                                      # not rescaled (scale it with the batch: auricle.training.distribute)
@@ -197,6 +199,9 @@ class RunConfig:
         if self.train.distribute not in DISTRIBUTE:
             raise ConfigError(f"train.distribute must be one of {', '.join(DISTRIBUTE)}, got {self.train.distribute!r}",
                               fix="mirrored: this machine's GPUs; multi_worker: the hosts in TF_CONFIG")
+        from auricle.fusion import normalize_fuse
+
+        self.train.fuse = normalize_fuse(self.train.fuse)
         if self.train.augment_domain not in ("auto", "waveform", "power"):
             raise ConfigError(f"train.augment_domain must be auto, waveform or power, got {self.train.augment_domain!r}")
         for k in ("trim_db", "drop_silent_db"):

@@ -108,14 +108,35 @@ def _brief(m: dict) -> dict:
     return {k: m[k] for k in ("n", "accuracy", "macro_f1")}
 
 
-def _split_metrics(probs, arr, labels) -> dict:
-    """Per-window metrics of a split, with ``per_recording`` (and the older ``file_level``) when windowed."""
+def _split_metrics(probs, arr, labels, member=None) -> dict:
+    """Per-window metrics of a split, with ``per_recording`` (and the older ``file_level``) when windowed.
+
+    With a fusion ``member`` (:class:`auricle.fusion.FusionMember`) ``per_recording`` is always there
+    and scores the fused answers; ``per_recording_deep`` / ``per_recording_member`` brief each part
+    alone.  ``m["recording_probs"]`` then holds the fused per-recording probabilities (popped by the
+    callers that write ``metrics.json``)."""
     m = compute_metrics(arr.y, probs, labels)
-    rec = recording_metrics(probs, arr.y, arr.file_index, labels)
+    if member is not None:
+        from auricle.fusion import member_probs
+
+        pf, yf = file_level(probs, arr.y, arr.file_index)
+        _, pm = member_probs(member, arr)
+        fused = member.combine(pf, pm)
+        rec = compute_metrics(yf, fused, labels)
+        m["per_recording_deep"] = _brief(compute_metrics(yf, pf, labels))
+        m["per_recording_member"] = _brief(compute_metrics(yf, pm, labels))
+        m["fusion"] = {"member": member.settings.get("member"), "weight": member.weight}
+        m["recording_probs"] = fused
+    else:
+        rec = recording_metrics(probs, arr.y, arr.file_index, labels)
     if rec is not None:
         m["per_recording"] = rec
         m["file_level"] = _brief(rec)
     return m
+
+
+def _fusion_brief(v: dict) -> dict:
+    return {k: v[k] for k in ("per_recording_deep", "per_recording_member", "fusion") if k in v}
 
 
 def per_class_csv(metrics: dict, path) -> None:
@@ -125,15 +146,19 @@ def per_class_csv(metrics: dict, path) -> None:
     Path(path).write_text("\n".join(rows) + "\n")
 
 
-def evaluate_prepared(model, prep, run_dir, *, cfg, info: dict, console=None) -> dict:
-    """Evaluate a freshly trained model on every split and write metrics, plots and the report."""
+def evaluate_prepared(model, prep, run_dir, *, cfg, info: dict, console=None, member=None) -> dict:
+    """Evaluate a freshly trained model on every split and write metrics, plots and the report.
+
+    ``member``: the run's fusion member (:mod:`auricle.fusion`), which joins the per-recording answers."""
     run_dir = Path(run_dir)
     results = {}
     for name, arr in prep.splits.items():
-        results[name] = _split_metrics(predict_probs(model, arr.x), arr, prep.labels)
+        results[name] = _split_metrics(predict_probs(model, arr.x), arr, prep.labels, member=member)
+        results[name].pop("recording_probs", None)
     main = next(k for k in ("test", "val", "val_seen", "train") if k in results)
     history = read_history(run_dir / "history.csv")
-    splits = {k: {**_brief(v), **({"per_recording": _brief(v["per_recording"])} if "per_recording" in v else {})}
+    splits = {k: {**_brief(v), **({"per_recording": _brief(v["per_recording"])} if "per_recording" in v else {}),
+                  **_fusion_brief(v)}
               for k, v in results.items()}
     out = {"evaluated_on": main, **{k: v for k, v in results[main].items()}, "splits": splits, "run": info}
     write_json(run_dir / "metrics.json", out)
@@ -184,9 +209,11 @@ def evaluate_run(run_dir, dataset=None, *, layout="auto", out_dir=None, console=
                            silence=run.silence, variable_length=run.variable_length,
                            silence_frames=getattr(run, "silence_frames", None))
     probs = predict_probs(run.model, arr.x)
-    m = _split_metrics(probs, arr, run.labels)
+    m = _split_metrics(probs, arr, run.labels, member=getattr(run, "member", None))
     if "per_recording" in m:  # which recording each answer is, for comparing with `auricle predict`
-        pf, _ = file_level(probs, arr.y, arr.file_index)
+        pf = m.pop("recording_probs", None)
+        if pf is None:
+            pf, _ = file_level(probs, arr.y, arr.file_index)
         m["recordings"] = [{"path": arr.paths[f], "label": run.labels[int(p.argmax())], "probability": float(p.max())}
                            for f, p in zip(np.unique(arr.file_index), pf)]
     m["skipped_files"] = [list(f) for f in fails]
@@ -225,10 +252,14 @@ def write_report(run_dir: Path, cfg, metrics: dict, results: dict, info: dict) -
     if rec:
         head = (f"**{main} accuracy {rec['accuracy']:.2%} per recording**, macro-F1 {rec['macro_f1']:.3f} on "
                 f"{rec['n']} recordings ({metrics['accuracy']:.2%} per window on {metrics['n']} windows of "
-                f"{cfg.feature_config().duration:g} s every {cfg.data.window_hop} s, a recording's window "
-                "probabilities averaged as `auricle predict` does)")
+                f"{cfg.feature_config().duration:g} s" + (f" every {cfg.data.window_hop} s" if cfg.data.window_hop else "") +
+                ", a recording's window probabilities averaged as `auricle predict` does)")
     else:
         head = f"**{main} accuracy {metrics['accuracy']:.2%}**, macro-F1 {metrics['macro_f1']:.3f} on {metrics['n']} examples"
+    if metrics.get("fusion"):
+        fu, deep, mem = metrics["fusion"], metrics["per_recording_deep"], metrics["per_recording_member"]
+        head += (f"; per recording fused {fu['weight']:g} x this model ({deep['accuracy']:.2%} alone) + "
+                 f"{1 - fu['weight']:g} x a {fu['member']} member on whole recordings ({mem['accuracy']:.2%} alone)")
     lines += [f"{head}; model `{cfg.model['name']}` with {info['params']:,} parameters; "
               f"{kept_text(info)}; "
               f"training {info['train_seconds']:.0f}s, wall {info['wall_seconds']:.0f}s.", ""]
@@ -291,4 +322,9 @@ def _print_summary(console, m: dict, where) -> None:
     for lab, v in m["per_class"].items():
         t.add_row(lab, f"{v['precision']:.3f}", f"{v['recall']:.3f}", f"{v['f1']:.3f}", str(v["support"]))
     console.print(t)
+    if m.get("fusion"):
+        fu = m["fusion"]
+        console.print(f"per recording fused: {fu['weight']:g} x the deep model "
+                      f"({m['per_recording_deep']['accuracy']:.2%} alone) + {1 - fu['weight']:g} x the {fu['member']} "
+                      f"member ({m['per_recording_member']['accuracy']:.2%} alone)")
     console.print(f"results in {where}")

@@ -311,6 +311,16 @@ def export_run(run_dir, fmt: str, *, streaming: bool = False, out=None, mode: st
         else:
             _run_guarded(spec)
     meta["convert_seconds"] = round(time.time() - t0, 1)
+    if getattr(run, "member", None) is not None:  # train.fuse: the member travels with the export (auricle.fusion)
+        import shutil
+
+        from auricle.fusion import MEMBER_DIR
+
+        shutil.rmtree(out / MEMBER_DIR, ignore_errors=True)
+        shutil.copytree(run_dir / MEMBER_DIR, out / MEMBER_DIR)
+        meta["fusion"] = {k: run.member.settings.get(k) for k in ("member", "weight", "features")}
+        say(f"fusion member ({run.member.settings.get('member')}, weight {run.member.weight:g}) copied into "
+            f"{out / MEMBER_DIR}: predict and serve on this export fuse it; the streaming step model does not")
     (out / "labels.json").write_text(json.dumps(run.labels))
     (out / "features.json").write_text(json.dumps(run.feature_config.to_dict(), indent=1))
     (out / "meta.json").write_text(json.dumps(meta, indent=1))

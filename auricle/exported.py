@@ -200,4 +200,8 @@ def load_predictor(path, runtime: str | None = None):
                   crop=m.meta.get("crop") or "center", window_hop=m.meta.get("window_hop"), model=m,
                   silence=m.meta.get("silence"), variable_length=bool(m.meta.get("variable_length", False)),
                   silence_frames=m.meta.get("silence_frames"))
+    if "member" in values:  # train.fuse: the export folder carries the run's member/ (auricle.fusion)
+        from auricle.fusion import load_member
+
+        values["member"] = load_member(m.path, labels=m.labels)
     return Run(**values)

@@ -36,9 +36,12 @@ def load_run(run_dir) -> Run:
     silence = feats.pop("silence", None)
     variable = bool(feats.pop("variable_length", False))
     frames = feats.pop("silence_frames", None)
-    return Run(run_dir, RunConfig.load(run_dir / "config.yaml"), json.loads((run_dir / "labels.json").read_text()),
+    from auricle.fusion import load_member
+
+    labels = json.loads((run_dir / "labels.json").read_text())
+    return Run(run_dir, RunConfig.load(run_dir / "config.yaml"), labels,
                FeatureConfig.from_dict(feats), crop, hop, load_model(run_dir / "model.keras"), silence, variable,
-               frames)
+               frames, load_member(run_dir, labels=labels))
 
 
 @dataclass
@@ -78,6 +81,8 @@ def predict_files(run: Run, paths, *, top_k: int = 3, window_hop: float | None =
     ``window_hop`` seconds (default: half a clip); window probabilities are averaged
     (``aggregate="mean"``) or voted (``"majority"``) into the file's answer.
     Unreadable files give a :class:`Prediction` with ``error`` set instead of stopping the batch.
+    A run with a fusion member (``train.fuse``, :mod:`auricle.fusion`) averages the windows' answer
+    with the member's answer on the whole file, as its evaluation does.
     """
     from auricle.audio import load
 
@@ -90,7 +95,8 @@ def predict_files(run: Run, paths, *, top_k: int = 3, window_hop: float | None =
             continue
         feats, starts = prepare_windows(run, y, window_hop=window_hop)
         probs = predict_probs(run.model, feats)
-        pred = summarize(run, str(p), probs, starts, top_k=top_k, per_window=per_window, aggregate=aggregate)
+        pred = summarize(run, str(p), probs, starts, top_k=top_k, per_window=per_window, aggregate=aggregate,
+                         member_probs=recording_member_probs(run, y))
         pred.note = short_note(run, len(y))
         out.append(pred)
     return out
@@ -167,9 +173,21 @@ def prepare_windows(run: Run, y: np.ndarray, *, window_hop: float | None = None)
     return feats, np.asarray(starts)
 
 
+def recording_member_probs(run: Run, y: np.ndarray) -> np.ndarray | None:
+    """The fusion member's probabilities ``(C,)`` for a whole signal at the run's rate, or None
+    for a run without one."""
+    member = getattr(run, "member", None)
+    if member is None:
+        return None
+    return member.probs_of_waves([y])[0]
+
+
 def summarize(run: Run, path: str, probs: np.ndarray, starts, *, top_k: int = 3, per_window: bool = False,
-              aggregate: str = "mean") -> Prediction:
-    """Window probabilities ``(W, C)`` -> the file's :class:`Prediction` (the half after the model)."""
+              aggregate: str = "mean", member_probs: np.ndarray | None = None) -> Prediction:
+    """Window probabilities ``(W, C)`` -> the file's :class:`Prediction` (the half after the model).
+
+    ``member_probs`` (:func:`recording_member_probs`): the fusion member's answer on the whole file,
+    averaged with the windows' answer by the member's weight."""
     fc = run.feature_config
     n = fc.n_samples
     probs = np.asarray(probs)
@@ -178,6 +196,8 @@ def summarize(run: Run, path: str, probs: np.ndarray, starts, *, top_k: int = 3,
         agg = votes / votes.sum()
     else:
         agg = probs.mean(axis=0)
+    if member_probs is not None:
+        agg = run.member.combine(agg[None], np.asarray(member_probs)[None])[0]
     order = np.argsort(-agg)[:top_k]
     windows = None
     if per_window and len(probs) > 1:

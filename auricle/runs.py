@@ -32,6 +32,7 @@ class Run:
     silence: dict | None = None
     variable_length: bool = False
     silence_frames: dict | None = None  # data.silence_frames ({mode, vad_db}): framewise model, see datasets/silence.py
+    member: Any = None  # train.fuse: the classic member on whole recordings (auricle.fusion.FusionMember)
 
 
 def atomic_write(path: str | os.PathLike, text: str) -> None:

@@ -59,7 +59,22 @@ def _figures(m: dict) -> dict:
     run = m.get("run") or {}
     return {"test": float(rec["accuracy"]), "test_f1": float(rec["macro_f1"]), "n_test": int(rec["n"]),
             "val": float((val.get("per_recording") or val).get("accuracy", float("nan"))),
-            "seconds": float(run.get("wall_seconds", 0.0))}
+            "seconds": float(run.get("wall_seconds", 0.0)),
+            **{f"{sp}_{part}": float(src[f"per_recording_{part}"]["accuracy"])
+               for sp, src in (("test", m), ("val", val)) for part in ("deep", "member")
+               if f"per_recording_{part}" in src}}
+
+
+def fusion_parts(row: dict) -> list[dict]:
+    """A fused ``auto`` run (``train.fuse`` in its recipe) split into its two parts as rows of their
+    own: ``auto:deep`` (the Keras model alone) and ``auto:member`` (the classic member alone)."""
+    out = []
+    for part in ("deep", "member"):
+        if f"test_{part}" in row:
+            out.append({"arm": f"auto:{part}", "seed": row["seed"], "recipe": f"{row['recipe']}, the {part} part alone",
+                        "test": row[f"test_{part}"], "val": row.get(f"val_{part}", float("nan")),
+                        "seconds": 0.0})
+    return out
 
 
 def run_arm(arm: str, seed: int, manifest: Path, work: Path, sets: list[str], epochs: int | None,
@@ -260,10 +275,12 @@ def main(argv=None) -> None:
                 r = fused_arm(seed, rows, a.fuse_weight, manifest)
             else:
                 rows.append(run_arm(arm, seed, manifest, a.work, a.sets, a.epochs, a.reuse))
+                rows += fusion_parts(rows[-1]) if arm == "auto" else []
                 continue
             print(f"  seed {seed} {arm:8s} test {r['test']:.1%}  val {r['val']:.1%}  {r['seconds']:.0f} s", flush=True)
             rows.append(r)
-    md = table(rows, arms)
+    shown = [x for a_ in arms for x in ([a_, "auto:deep", "auto:member"] if a_ == "auto" else [a_])]
+    md = table(rows, shown)
     print(md)
     tag = f"-{a.tag}" if a.tag else ""
     (a.work / f"results{tag}.json").write_text(json.dumps(

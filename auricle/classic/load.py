@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from auricle.classic.models import load_classic_model  # noqa: F401  (re-exported: the classic run API)
 from auricle.config import RunConfig
 from auricle.errors import RunError
 
@@ -24,22 +25,6 @@ MODEL_FILE = "model.joblib"
 def is_classic_run(run_dir) -> bool:
     run_dir = Path(run_dir)
     return (run_dir / MODEL_FILE).exists() and not (run_dir / "model.keras").exists()
-
-
-def load_classic_model(path):
-    """The :class:`ClassicModel` saved at ``path`` (``RUN/model.joblib``)."""
-    import joblib
-
-    from auricle.classic.models import ClassicModel
-
-    try:
-        model = joblib.load(path)
-    except Exception as exc:  # a pickle from another scikit-learn/xgboost version, a truncated file
-        raise RunError(f"cannot load the classic model ({type(exc).__name__}: {exc})", path=path,
-                       fix="retrain the run with the installed scikit-learn/xgboost versions") from None
-    if not isinstance(model, ClassicModel):
-        raise RunError("model.joblib does not hold an auricle classic model", path=path)
-    return model
 
 
 def load_classic(run_dir):

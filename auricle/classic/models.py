@@ -214,3 +214,19 @@ class WaveformModel:
 
     def count_params(self) -> int:
         return self.model.count_params()
+
+
+def load_classic_model(path):
+    """The :class:`ClassicModel` saved at ``path`` (``RUN/model.joblib``)."""
+    import joblib
+
+    from auricle.errors import RunError
+
+    try:
+        model = joblib.load(path)
+    except Exception as exc:  # a pickle from another scikit-learn/xgboost version, a truncated file
+        raise RunError(f"cannot load the classic model ({type(exc).__name__}: {exc})", path=path,
+                       fix="retrain the run with the installed scikit-learn/xgboost versions") from None
+    if not isinstance(model, ClassicModel):
+        raise RunError("model.joblib does not hold an auricle classic model", path=path)
+    return model

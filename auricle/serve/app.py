@@ -259,12 +259,13 @@ def create_app(models, *, token: str | None = None, limits: Limits | None = None
         got = {}
 
         def prepare():  # one trip to the thread pool: decode, resample, features
-            from auricle.inference import prepare_windows
+            from auricle.inference import prepare_windows, recording_member_probs
             from auricle.serve.decode import to_model_rate
 
             y, sr = got["y"], got["sr"] = decode()
             mono = to_model_rate(y, sr, m.feature_config.sr)
             feats, starts = prepare_windows(m.run, mono, window_hop=window_hop)
+            got["member"] = recording_member_probs(m.run, mono)  # train.fuse: the whole recording's member answer
             out = {}
             if "waveform" in extras:
                 out["waveform"] = _envelope(mono)
@@ -286,7 +287,7 @@ def create_app(models, *, token: str | None = None, limits: Limits | None = None
         from auricle.inference import summarize
 
         pred = summarize(m.run, "", probs, starts, top_k=min(top_k, len(m.labels)), per_window=per_window,
-                         aggregate=aggregate)
+                         aggregate=aggregate, member_probs=got.get("member"))
         d = pred.to_dict()
         d.pop("path", None)
         t3 = time.perf_counter()

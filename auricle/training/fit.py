@@ -101,6 +101,10 @@ def train(cfg: RunConfig, run_dir: str | Path, *, overwrite: bool = False, resum
     console = console or Console()
     run_dir = Path(run_dir)
     other = _other_trainer(cfg, run_dir, resume=resume)
+    if other is not None and not resume and cfg.train.fuse:
+        raise ConfigError(f"train.fuse adds a classic member to one Keras model, and '{cfg.model['name']}' is "
+                          "trained another way (an ensemble or a classic model)",
+                          fix="drop train.fuse (--set train.fuse={}), or train one Keras model")
     if other is not None:
         return other(cfg, run_dir, overwrite=overwrite, console=console, progress=progress)
     writer = resume or distribute.is_chief_worker(cfg.train)  # False: a multi-worker job's non-chief worker
@@ -373,7 +377,15 @@ def _finish(model, cfg, data: TrainData, state: dict, run_dir: Path, *, has_val:
                            "temperature": cfg.train.teacher_temperature}
     if cfg.train.distribute != "none":
         info["distribute"] = {"strategy": cfg.train.distribute, **data.extra.get("distribute", {})}
-    metrics = evaluate_prepared(model, data.prep, run_dir, cfg=cfg, info=info, console=console)
+    member = None
+    if cfg.train.fuse:  # late fusion: a classic model on whole recordings joins every per-recording answer
+        from auricle.fusion import fit_member
+
+        member = fit_member(cfg.train.fuse, data.prep.splits["train"], labels, sr=int(data.fcfg.sr),
+                            seed=cfg.train.seed, class_weight=cw, oversample=bool(cfg.train.oversample),
+                            run_dir=run_dir, console=console)
+        info["fusion"] = {k: member.settings[k] for k in ("member", "weight", "features", "seconds")}
+    metrics = evaluate_prepared(model, data.prep, run_dir, cfg=cfg, info=info, console=console, member=member)
     shutil.rmtree(run_dir / "checkpoint", ignore_errors=True)
     return metrics
 
