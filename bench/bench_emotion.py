@@ -42,7 +42,7 @@ NAME = re.compile(r"^S([MF]\d+)_F\d+_([AHNS])\d+$")
 def write_manifest(data: Path, out: Path) -> Path:
     """``path,label,group`` for every utterance (label = its folder, group = the speaker)."""
     rows = ["path,label,group"]
-    for p in sorted(data.glob("*/*")):
+    for p in sorted(data.resolve().glob("*/*")):  # absolute: the manifest lives elsewhere
         m = NAME.match(p.stem)
         if m and p.suffix.lower() in (".flac", ".wav"):
             rows.append(f"{p},{p.parent.name},{m.group(1)}")

@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Generate the shipped demo keyword dataset (``data/demo``) with free offline TTS engines.
 
-Ten keywords (yes, no, up, down, left, right, on, off, stop, go) are spoken by 41 *base
+Ten keywords (yes, no, up, down, left, right, on, off, stop, go) are spoken by 44 *base
 voices* from three engines in Debian main: espeak-ng (34 accent+variant combinations),
-flite (kal16, awb, rms, slt) and festival (kal_diphone, ked_diphone, cmu_us_slt_arctic_hts).
-Each base voice says each keyword ``--per-voice`` times with a random pitch and speed.
+flite (kal16, awb, rms, slt) and festival (kal_diphone, ked_diphone, cmu_us_slt_arctic_hts,
+and three female voices of other languages reading respelled keywords, train only: Czech
+czech_dita, Finnish suo_fi_lj_diphone, Italian lp_diphone).  Each base voice says each keyword
+``--per-voice`` times (the three other-language voices twice that) with a random pitch and speed.
 Every clip is resampled to 16 kHz mono, trimmed at -35 dB re peak, placed at a random offset
 in exactly 1.0 s (16000 samples) at a random peak level (-20..-3 dBFS) and written as
 Ogg/Opus (default; see ``--codec``).  Clips are clean: the training pipeline adds noise.
@@ -16,8 +18,8 @@ deterministic from ``--seed``:
   once) whose *variants* (timbre) are used nowhere else; the other 26 go to train.
 * flite/festival: flite:kal16 is a port of festival's kal diphones and both slt voices come
   from the same CMU ARCTIC speaker, so the speaker pairs {kal16, kal} and {slt, slt} go to
-  val and test (one each, seed decides); awb, rms and ked go to train.  So val and test each
-  hold one flite and one festival voice whose speaker is not in train.
+  val and test (one each, seed decides); awb, rms, ked, dita, lj and lp go to train.  So val
+  and test each hold one flite and one festival voice whose speaker is not in train.
 
 Usage::
 
@@ -25,7 +27,8 @@ Usage::
     .venv/bin/python scripts/make_demo_data.py --verify-only
 
 Requires the Debian packages espeak-ng, flite, festival, festvox-kallpc16k,
-festvox-kdlpc16k and festvox-us-slt-hts (never the non-free mbrola voices).
+festvox-kdlpc16k, festvox-us-slt-hts, festvox-czech-dita, festvox-suopuhe-lj and
+festvox-italp16k (never the non-free mbrola voices).
 """
 from __future__ import annotations
 
@@ -82,6 +85,24 @@ FESTIVAL_VOICES = {
     "kal": ("kal_diphone", "en-us", "kal", (80.0, 140.0), 105.0, True),
     "ked": ("ked_diphone", "en-us", "ked", (80.0, 140.0), 105.0, True),
     "slt": ("cmu_us_slt_arctic_hts", "en-us", "slt", None, 159.0, False),  # HTS: "-r" rate
+    # Female voices of other languages, train only: the one English female speaker not made
+    # by espeak (slt) is held out, so without these training has no such timbre at all.
+    # They read the keywords respelled in their own orthography (RESPELL); pitch is varied
+    # by resampling (their intonation modules ignore int_lr_params).
+    "dita": ("czech_dita", "cs", "dita", None, 200.0, True),
+    "lj": ("suo_fi_lj_diphone", "fi", "lj", None, 190.0, True),
+    "lp": ("lp_diphone", "it", "lp", None, 200.0, True),
+}
+# The other-language female voices say each keyword twice as often as the rest: they are the
+# only female timbre in train not made by espeak.
+REPS_SCALE = {"festival:dita": 2, "festival:lj": 2, "festival:lp": 2}
+# English keywords respelled for the other-language voices (read by their own letter-to-sound
+# rules, "yes" is two syllables and "right" ends in a cluster; "jes"/"ies" and "rait" are not).
+_RESPELL_COMMON = dict(no="nou", up="ap", down="daun", right="rait", off="of", go="gou")
+RESPELL = {
+    "dita": {**_RESPELL_COMMON, "yes": "jes", "right": "rajt"},
+    "lj": {**_RESPELL_COMMON, "yes": "jes", "off": "off"},
+    "lp": {**_RESPELL_COMMON, "yes": "ies"},
 }
 RESAMPLE_SPEED = (0.88, 1.12)
 FLITE_STRETCH = (0.9, 1.7)
@@ -260,7 +281,8 @@ class Festival:
 
     def __init__(self, voice: str, short: str):
         self.p = subprocess.Popen(["festival", "-i"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, text=True, bufsize=1)
+                                  stderr=subprocess.STDOUT, text=True, bufsize=1,
+                                  encoding="latin-1")  # festival prints Latin-1
         self.n = 0
         self.voice = voice
         self.cmd(f"(voice_{voice})")
@@ -349,7 +371,8 @@ def synth_once(clip: Clip, rng: np.random.Generator, tmp: str, fest: Festival | 
                 hts_rate *= rng.uniform(*HTS_EXTRA[word])
         if f0r is None:
             r = rng.uniform(*RESAMPLE_SPEED)
-        fest.synth(word, wav, f0=f0, stretch=stretch, hts_rate=hts_rate)
+        fest.synth(RESPELL.get(short, {}).get(word, word), wav, f0=f0, stretch=stretch,
+                   hts_rate=hts_rate)
         pitch = f0 if f0 is not None else f0d * r
         speed = r * (hts_rate or 1.0) / (stretch or 1.0)
     else:
@@ -540,8 +563,8 @@ auricle pipeline, not as a benchmark of real speech: every voice is a synthesise
 | `group` | base voice (engine:voice), e.g. `espeak:en-gb-scotland+m3`, `flite:awb`, `festival:kal` |
 | `split` | `train` / `val` / `test`, assigned **by group** (no group in two splits) |
 | `engine`, `voice`, `accent` | synthesiser, its voice name, English accent |
-| `pitch` | espeak-ng: `-p` (0-99, default 50); flite/festival: target mean F0 in Hz (for `flite:rms` and `festival:slt`, which ignore pitch settings, the voice's nominal F0 times the resampling factor) |
-| `speed` | tempo relative to the voice's default (>1 = faster): espeak-ng `-s`/175; flite/festival 1/duration-stretch (`festival:slt`: the HTS `-r` rate), times the resampling factor for `flite:rms` and `festival:slt` (resampling by *r* also raises the pitch by *r*) |
+| `pitch` | espeak-ng: `-p` (0-99, default 50); flite/festival: target mean F0 in Hz (for `flite:rms`, `festival:slt` and the other-language voices, which ignore pitch settings, the voice's nominal F0 times the resampling factor) |
+| `speed` | tempo relative to the voice's default (>1 = faster): espeak-ng `-s`/175; flite/festival 1/duration-stretch (`festival:slt`: the HTS `-r` rate), times the resampling factor for `flite:rms`, `festival:slt` and the other-language voices (resampling by *r* also raises the pitch by *r*) |
 | `gain_db` | peak level of the clip in dBFS |
 | `offset_s` | where the trimmed word starts in the clip |
 
@@ -553,8 +576,12 @@ belinda, steph, anika), each saying every keyword {args.per_voice} times with ra
 and speed (espeak-ng `-p 25..75 -s 90..170`; flite duration_stretch
 {FLITE_STRETCH[0]}..{FLITE_STRETCH[1]} and target F0; festival Duration_Stretch
 {FESTIVAL_STRETCH[0]}..{FESTIVAL_STRETCH[1]} and target F0; festival's HTS slt voice: HTS rate
-`-r {HTS_RATE[0]}..{HTS_RATE[1]}`; `flite:rms` and `festival:slt` ignore pitch settings and are
-resampled x{RESAMPLE_SPEED[0]}..{RESAMPLE_SPEED[1]}).  The diphone voices reduce "on", "up",
+`-r {HTS_RATE[0]}..{HTS_RATE[1]}`; `flite:rms`, `festival:slt` and the three other-language
+voices ignore pitch settings and are resampled x{RESAMPLE_SPEED[0]}..{RESAMPLE_SPEED[1]}).
+The other-language female voices (`festival:dita` Czech, `festival:lj` Finnish, `festival:lp`
+Italian; train only, {2 * args.per_voice} renditions of each keyword) read the keywords respelled
+in their own orthography ({', '.join(f'{k} "{v}"' for k, v in RESPELL['dita'].items())} for
+Czech): training otherwise holds no female voice that espeak did not make.  The diphone voices reduce "on", "up",
 "no" and "down" to 0.1-0.2 s function words: festival is told they are content words and
 flite kal16 stretches them more.  Words shorter than {MIN_WORD_S} s or longer than
 {MAX_WORD_S} s after trimming are redrawn.
@@ -582,7 +609,9 @@ Only the keywords are included (no "unknown"/"silence" classes).
 ```
 
 on Debian 12 (bookworm) with espeak-ng 1.51, flite 2.2 and festival 2.5.0 (festvox-kallpc16k,
-festvox-kdlpc16k, festvox-us-slt-hts).  Same seed and engine versions give the same files.
+festvox-kdlpc16k, festvox-us-slt-hts, festvox-czech-dita, festvox-suopuhe-lj, festvox-italp16k).
+Same seed and engine versions give the same words, pitches and timings (the Opus encoder may
+differ in the last bits).
 Not used: the mbrola voices (Debian non-free; their licence forbids use in products that are
 sold).
 
@@ -602,6 +631,9 @@ sold).
   `/usr/share/doc/<pkg>/copyright`).
 * **festvox-us-slt-hts** (cmu_us_slt_arctic_hts): EST-2000/EST-2003 (the same free CMU/Edinburgh
   licence) and BSD-3-clause for the HTS parts (`/usr/share/doc/festvox-us-slt-hts/copyright`).
+* **festvox-czech-dita** (Brailcom, GPL-3.0-or-later), **festvox-suopuhe-lj** (University of
+  Helsinki, LGPL) and **festvox-italp16k** (IFM Development Team, GPL-2.0-or-later): their
+  `/usr/share/doc/<pkg>/copyright`.  As with espeak-ng, only their output is shipped here.
 
 None of these licences contains a clause about the synthesised audio.  The clips themselves
 are distributed with this repository under its licence (MIT); credit: "synthesised with
@@ -619,9 +651,13 @@ espeak-ng, CMU Flite and the Festival Speech Synthesis System".
 
 def check_tools() -> None:
     missing = [t for t in ("espeak-ng", "flite", "festival") if shutil.which(t) is None]
+    # festival falls back to its default voice, silently, when a voice is not installed
+    missing += [f"festival voice {v}" for v, *_r in FESTIVAL_VOICES.values()
+                if not list(Path("/usr/share/festival/voices").glob(f"*/{v}"))]
     if missing:
         sys.exit(f"missing TTS programs: {', '.join(missing)} (apt-get install espeak-ng flite festival "
-                 "festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts)")
+                 "festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts festvox-czech-dita "
+                 "festvox-suopuhe-lj festvox-italp16k)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -645,8 +681,9 @@ def main(argv: list[str] | None = None) -> int:
     voices = build_voices(args.seed)
     jobs = []
     for v in voices:
+        reps = args.per_voice * REPS_SCALE.get(v.group, 1)
         clips = [Clip(v, w, rep, seed=zlib.crc32(f"{args.seed}|{v.group}|{w}|{rep}".encode()))
-                 for w in KEYWORDS for rep in range(args.per_voice)]
+                 for w in KEYWORDS for rep in range(reps)]
         jobs.append((clips, str(out), args.codec))
     n_total = sum(len(j[0]) for j in jobs)
     by = Counter((v.engine, v.split) for v in voices)
