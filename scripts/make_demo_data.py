@@ -6,7 +6,7 @@ voices* from three engines in Debian main: espeak-ng (34 accent+variant combinat
 flite (kal16, awb, rms, slt) and festival (kal_diphone, ked_diphone, cmu_us_slt_arctic_hts,
 and three female voices of other languages reading respelled keywords, train only: Czech
 czech_dita, Finnish suo_fi_lj_diphone, Italian lp_diphone).  Each base voice says each keyword
-``--per-voice`` times (the three other-language voices twice that) with a random pitch and speed.
+``--per-voice`` times (the six non-espeak training voices twice that) with a random pitch and speed.
 Every clip is resampled to 16 kHz mono, trimmed at -35 dB re peak, placed at a random offset
 in exactly 1.0 s (16000 samples) at a random peak level (-20..-3 dBFS) and written as
 Ogg/Opus (default; see ``--codec``).  Clips are clean: the training pipeline adds noise.
@@ -93,9 +93,11 @@ FESTIVAL_VOICES = {
     "lj": ("suo_fi_lj_diphone", "fi", "lj", None, 190.0, True),
     "lp": ("lp_diphone", "it", "lp", None, 200.0, True),
 }
-# The other-language female voices say each keyword twice as often as the rest: they are the
-# only female timbre in train not made by espeak.
-REPS_SCALE = {"festival:dita": 2, "festival:lj": 2, "festival:lp": 2}
+# The non-espeak training voices say each keyword twice as often as the espeak ones: there are
+# 6 of them against 26 espeak voices (the three other-language voices are the only female
+# timbre in train not made by espeak).
+REPS_SCALE = {"festival:dita": 2, "festival:lj": 2, "festival:lp": 2,
+              "flite:awb": 2, "flite:rms": 2, "festival:ked": 2}
 # English keywords respelled for the other-language voices (read by their own letter-to-sound
 # rules, "yes" is two syllables and "right" ends in a cluster; "jes"/"ies" and "rait" are not).
 _RESPELL_COMMON = dict(no="nou", up="ap", down="daun", right="rait", off="of", go="gou")
@@ -579,9 +581,11 @@ and speed (espeak-ng `-p 25..75 -s 90..170`; flite duration_stretch
 `-r {HTS_RATE[0]}..{HTS_RATE[1]}`; `flite:rms`, `festival:slt` and the three other-language
 voices ignore pitch settings and are resampled x{RESAMPLE_SPEED[0]}..{RESAMPLE_SPEED[1]}).
 The other-language female voices (`festival:dita` Czech, `festival:lj` Finnish, `festival:lp`
-Italian; train only, {2 * args.per_voice} renditions of each keyword) read the keywords respelled
+Italian; train only) read the keywords respelled
 in their own orthography ({', '.join(f'{k} "{v}"' for k, v in RESPELL['dita'].items())} for
-Czech): training otherwise holds no female voice that espeak did not make.  The diphone voices reduce "on", "up",
+Czech): training otherwise holds no female voice that espeak did not make.  The six non-espeak
+training voices ({', '.join(f'`{g}`' for g in REPS_SCALE)}) say each keyword {2 * args.per_voice}
+times, against 26 espeak voices.  The diphone voices reduce "on", "up",
 "no" and "down" to 0.1-0.2 s function words: festival is told they are content words and
 flite kal16 stretches them more.  Words shorter than {MIN_WORD_S} s or longer than
 {MAX_WORD_S} s after trimming are redrawn.
