@@ -22,12 +22,13 @@ P = json.loads((args.work / f"probs-{args.tag}.json").read_text())
 files = sorted(str(p) for p in args.data.resolve().glob("*/*.flac"))
 if not files:
     sys.exit(f"error: no URDU .flac files under {args.data}; pass --data FOLDER")
-labels = ["Angry", "Happy", "Neutral", "Sad"]
+labels = P["0/auto"]["val"]["labels"]  # the run's class order
 cache = args.work / "member-features.npy"
 if cache.exists():
     X = np.load(cache)
 else:
-    X = np.stack([utterance_features(sf.read(f, dtype="float32")[0], sr=16000) for f in files]); np.save(cache, X)
+    X = np.stack([utterance_features(sf.read(f, dtype="float32")[0], sr=16000) for f in files])
+    np.save(cache, X)
 y = np.array([labels.index(Path(f).parent.name) for f in files])
 idx = {f: i for i, f in enumerate(files)}
 variants = {

@@ -93,11 +93,10 @@ FESTIVAL_VOICES = {
     "lj": ("suo_fi_lj_diphone", "fi", "lj", None, 190.0, True),
     "lp": ("lp_diphone", "it", "lp", None, 200.0, True),
 }
-# The non-espeak training voices say each keyword twice as often as the espeak ones: there are
-# 6 of them against 26 espeak voices (the three other-language voices are the only female
-# timbre in train not made by espeak).
-REPS_SCALE = {"festival:dita": 2, "festival:lj": 2, "festival:lp": 2,
-              "flite:awb": 2, "flite:rms": 2, "festival:ked": 2}
+# The non-espeak training voices say each keyword this many times as often as the espeak ones:
+# there are 6 of them against 26 espeak voices (the three other-language voices are the only
+# female timbre in train not made by espeak).
+NON_ESPEAK_TRAIN_REPS = 2
 # English keywords respelled for the other-language voices (read by their own letter-to-sound
 # rules, "yes" is two syllables and "right" ends in a cluster; "jes"/"ies" and "rait" are not).
 _RESPELL_COMMON = dict(no="nou", up="ap", down="daun", right="rait", off="of", go="gou")
@@ -156,6 +155,11 @@ class Result:
 
 
 # --------------------------------------------------------------------------- voices & splits
+
+def reps_scale(v: Voice) -> int:
+    """How many times ``--per-voice`` renditions ``v`` says each keyword."""
+    return NON_ESPEAK_TRAIN_REPS if v.engine != "espeak-ng" and v.split == "train" else 1
+
 
 def build_voices(seed: int) -> list[Voice]:
     """All base voices with their split; deterministic from ``seed``."""
@@ -540,6 +544,7 @@ def write_readme(out: Path, args, rows: list[dict], stats: dict) -> None:
             held[s].append(f"`{g}`")
     d = stats["durations"]
     ext = CODECS[args.codec]
+    boosted = sorted({r["group"] for r in rows if r["engine"] != "espeak-ng" and r["split"] == "train"})
     text = f"""# auricle demo keyword dataset
 
 {len(rows)} one-second clips of ten spoken keywords (`{'`, `'.join(KEYWORDS)}`), synthesised
@@ -583,9 +588,9 @@ voices ignore pitch settings and are resampled x{RESAMPLE_SPEED[0]}..{RESAMPLE_S
 The other-language female voices (`festival:dita` Czech, `festival:lj` Finnish, `festival:lp`
 Italian; train only) read the keywords respelled
 in their own orthography ({', '.join(f'{k} "{v}"' for k, v in RESPELL['dita'].items())} for
-Czech): training otherwise holds no female voice that espeak did not make.  The six non-espeak
-training voices ({', '.join(f'`{g}`' for g in REPS_SCALE)}) say each keyword {2 * args.per_voice}
-times, against 26 espeak voices.  The diphone voices reduce "on", "up",
+Czech): training otherwise holds no female voice that espeak did not make.  The
+{len(boosted)} non-espeak training voices ({', '.join(f'`{g}`' for g in boosted)}) say each keyword
+{NON_ESPEAK_TRAIN_REPS * args.per_voice} times, against {eg[("espeak-ng", "train")]} espeak voices.  The diphone voices reduce "on", "up",
 "no" and "down" to 0.1-0.2 s function words: festival is told they are content words and
 flite kal16 stretches them more.  Words shorter than {MIN_WORD_S} s or longer than
 {MAX_WORD_S} s after trimming are redrawn.
@@ -685,7 +690,7 @@ def main(argv: list[str] | None = None) -> int:
     voices = build_voices(args.seed)
     jobs = []
     for v in voices:
-        reps = args.per_voice * REPS_SCALE.get(v.group, 1)
+        reps = args.per_voice * reps_scale(v)
         clips = [Clip(v, w, rep, seed=zlib.crc32(f"{args.seed}|{v.group}|{w}|{rep}".encode()))
                  for w in KEYWORDS for rep in range(reps)]
         jobs.append((clips, str(out), args.codec))
