@@ -137,7 +137,7 @@ def recording_probs(run_dir: Path, splits=("val", "test")) -> dict:
         items = [it for it in ds.items if it.split == sp]
         arr, _ = featurize(items, run.labels, fc, crop=run.crop, window_hop=run.window_hop,
                            cache_dir=cfg.train.cache_dir, workers=1, progress=False, silence=run.silence,
-                           variable_length=run.variable_length)
+                           variable_length=run.variable_length, silence_frames=run.silence_frames)
         pf, _ = file_level(predict_probs(run.model, arr.x), arr.y, arr.file_index)
         out[sp] = {"labels": list(run.labels),
                    **{str(arr.paths[f]): p.tolist() for f, p in zip(np.unique(arr.file_index), pf)}}

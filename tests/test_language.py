@@ -140,6 +140,43 @@ def test_mixup_blends_per_frame_targets_and_weights_frame_by_frame():
     np.testing.assert_allclose(ym.sum(-1), 1.0, rtol=1e-6)  # still a distribution per frame
 
 
+def test_feature_augmentation_leaves_the_frame_weight_column_alone():
+    """Bug: freq_warp on framewise batches saw bins + 1 columns and refused (or would warp the weights)."""
+    from auricle.augment import build_chain
+    from auricle.features import FeatureConfig
+    from auricle.training.batches import BucketBatches
+
+    fcfg = FeatureConfig(kind="log_mel", sr=16000, n_fft=512, hop_length=320, n_mels=8, fmax=8000.0)
+    rng = np.random.default_rng(0)
+    feats = rng.normal(size=(4, 6, 8)).astype("float32")
+    w = np.array([[1, 1, 0, 1, 0, 0]] * 4, "float32")
+    x = np.concatenate([feats, w[..., None]], axis=-1)
+    chain = build_chain({"freq_warp": {"min_alpha": 0.8, "max_alpha": 0.8, "p": 1.0}})
+    batches = BucketBatches(x, np.zeros((4, 6, 2), "float32"), [6] * 4, chain, 4, 0, fcfg=fcfg, weight_column=True)
+    xb = batches[0][0]
+    np.testing.assert_array_equal(xb[..., -1], w)  # the decision weights are untouched
+    assert not np.allclose(xb[..., :-1], feats)    # the features were warped
+    expect = chain.apply_features(feats, np.random.default_rng([0, 0, 0]), fcfg=fcfg)
+    np.testing.assert_allclose(xb[..., :-1], expect, rtol=1e-6)
+
+
+def test_length_buckets_train_when_the_first_two_batches_have_the_same_length():
+    """Bug: Keras took the first two batches' common length as static, and a longer batch failed."""
+    import keras
+
+    from auricle.training.batches import BucketBatches
+
+    lengths = [5] * 36 + [9] * 4  # ten batches of 4: nine of 5 frames, one of 9
+    x = np.zeros((40, 9, 3), "float32")
+    y = keras.utils.to_categorical(np.arange(40) % 2, 2).astype("float32")
+    batches = BucketBatches(x, y, lengths, None, 4, seed=0)
+    assert batches[0][0].shape[1] != batches[1][0].shape[1]
+    inp = keras.Input((None, 3))
+    model = keras.Model(inp, keras.layers.Dense(2, activation="softmax")(keras.layers.GlobalAveragePooling1D()(inp)))
+    model.compile(optimizer="adam", loss="categorical_crossentropy")
+    model.fit(batches, epochs=2, verbose=0)  # raised "yielded an element of shape (4, 9, 3) ... (None, 5, 3)"
+
+
 def test_framewise_runs_refuse_a_teacher_and_an_ensemble(tmp_path):
     from auricle.errors import ModelError
     from auricle.training.settings import check_model_options

@@ -94,9 +94,11 @@ class BucketBatches(keras.utils.PyDataset):
     cut into batches, batch order shuffled per epoch, each batch cropped to its longest
     row (masked sequence models then skip the rest).  Seeded per (epoch, batch)."""
 
-    def __init__(self, x, y_onehot, lengths, chain, batch_size, seed, weights=None, fcfg=None, mixup=0.0):
+    def __init__(self, x, y_onehot, lengths, chain, batch_size, seed, weights=None, fcfg=None, mixup=0.0,
+                 weight_column=False):
         super().__init__()
         self.mixup = float(mixup)
+        self.weight_column = bool(weight_column)  # the last column is the frames' decision weight, not a feature
         self.x, self.y, self.lengths, self.chain = x, y_onehot, np.asarray(lengths), chain
         self.fcfg = fcfg
         self.bs, self.seed, self.weights = batch_size, seed, weights
@@ -106,7 +108,15 @@ class BucketBatches(keras.utils.PyDataset):
         self._perm = self._shuffle()
 
     def _shuffle(self):
-        return np.random.default_rng([self.seed, self.epoch, 11]).permutation(len(self.batches))
+        perm = np.random.default_rng([self.seed, self.epoch, 11]).permutation(len(self.batches))
+        if self.epoch == 0:
+            # Keras (TensorFlow) fixes the batches' shape from the first two of the first epoch: when
+            # both have the same longest row it takes that length as static and a longer batch fails.
+            t = [int(self.lengths[self.batches[b]].max()) for b in perm]
+            other = next((k for k in range(2, len(t)) if t[k] != t[0]), None)
+            if len(t) > 2 and t[1] == t[0] and other is not None:
+                perm[[1, other]] = perm[[other, 1]]
+        return perm
 
     def __len__(self):
         return len(self.batches)
@@ -117,7 +127,10 @@ class BucketBatches(keras.utils.PyDataset):
         x = np.array(self.x[idx, :t])
         rng = np.random.default_rng([self.seed, self.epoch, i])
         if self.chain is not None and self.chain.features:
-            x = self.chain.apply_features(x, rng, fcfg=self.fcfg)
+            if self.weight_column:  # augment the features only: SpecAugment / freq_warp must not move the weights
+                x[..., :-1] = self.chain.apply_features(x[..., :-1], rng, fcfg=self.fcfg)
+            else:
+                x = self.chain.apply_features(x, rng, fcfg=self.fcfg)
         y, w = self.y[idx], None if self.weights is None else self.weights[idx]
         if y.ndim == 3:  # per-frame targets and weights (data.silence_frames): cropped with the frames
             y, w = y[:, :t], (None if w is None else w[:, :t])
@@ -150,7 +163,7 @@ def fit_inputs(cfg, data, *, console) -> tuple[dict, tuple | None]:
             val_data = (va.x, *frame_fit_data(va, n_cls, cfg.data.silence_frames))
     if data.variable:
         fit_kw = dict(x=BucketBatches(tr.x, y_tr, tr.lengths, chain, t.batch_size, t.seed, weights,
-                                      fcfg=fcfg, mixup=t.mixup))
+                                      fcfg=fcfg, mixup=t.mixup, weight_column=bool(cfg.data.silence_frames)))
     elif data.use_waves:
         power = _power_cache(cfg, chain, fcfg, tr.waves, console)
         if power:  # the mel-power cache replaces the audio: free it (Speech Commands: ~5 GB of waveforms)
