@@ -111,11 +111,19 @@ def main():
     ap.add_argument("--plain", action="store_true", help="no per-clip rendering variation")
     ap.add_argument("--quick", action="store_true", help="one seed, 10-s clips, 6/2/4 clips a genre")
     ap.add_argument("--set", action="append", default=[], help="extra --set key=value for every auricle train")
+    ap.add_argument("--genres", default="all", help="all (twelve: GTZAN's ten, electronic, folk), five (the "
+                    "first set: rock, jazz, classical, electronic, folk) or a comma-separated list")
     ap.add_argument("--cues", action="store_true", help="only check level cues (loudness, crest) on the set")
     args = ap.parse_args()
-    sizes = dict(n_train=args.train, n_valid=args.valid, n_test=args.test, seconds=args.seconds, sr=22050, seed=0)
+    from auricle.datasets.music_synth import FIVE_GENRES, GENRES
+
+    genres = {"all": list(GENRES), "five": list(FIVE_GENRES)}.get(args.genres) or args.genres.split(",")
+    sizes = dict(n_train=args.train, n_valid=args.valid, n_test=args.test, seconds=args.seconds, sr=22050, seed=0,
+                 genres=genres)
     seeds = [int(s) for s in args.seeds.split(",")]
     data = Path(args.data)
+    if args.genres != "five":
+        data = data.with_name(f"{data.name}-{args.genres.replace(',', '+')}")
     if args.quick:
         sizes.update(n_train=6, n_valid=2, n_test=4, seconds=10.0)
         seeds = seeds[:1]
@@ -147,7 +155,7 @@ def main():
                 results.append(r)
                 out.write_text(json.dumps(results, indent=1))
     print(f"\ngenres, test soundfont {args.test_soundfont}, {sizes['n_train']}/{sizes['n_valid']}/{sizes['n_test']} "
-          f"clips x 5 genres of {sizes['seconds']:g} s, seeds {seeds}  (accuracy %, mean +- sd (min-max))")
+          f"clips x {len(genres)} genres of {sizes['seconds']:g} s, seeds {seeds}  (accuracy %, mean +- sd (min-max))")
     print("| recipe | test per recording | test per window | val per recording | train s | wall s |")
     print("|---|---|---|---|---|---|")
     for name in args.recipes.split(","):

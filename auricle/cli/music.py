@@ -87,7 +87,8 @@ def make_genres_cmd(
     seconds: float = typer.Option(30.0, "--seconds", help="Length of every clip (GTZAN: 30 s)."),
     sr: int = typer.Option(22050, "--sr", help="Sample rate; fluidsynth renders at it directly."),
     seed: int = typer.Option(0, "--seed", help="Random seed: the same seed writes the same files."),
-    genres: str = typer.Option("", "--genres", help="Comma-separated subset (default: rock,jazz,classical,electronic,folk)."),
+    genres: str = typer.Option("", "--genres", help="Comma-separated genres, or all (twelve: GTZAN's ten, electronic, folk) "
+                                "(default: rock,jazz,classical,electronic,folk)."),
     test_soundfont: str = typer.Option("TimGM6mb", "--test-soundfont",
                                        help="Soundfont of the test split only (held out of training with its family): "
                                             "TimGM6mb, FluidR3_GM, MuseScore_General_Lite, MuseScore_General_Full, "

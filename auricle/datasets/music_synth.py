@@ -566,13 +566,19 @@ def _write_licenses(out: Path, fonts: Iterable[str], *, what: str, composed: str
 # --- genres: 30-s clips of styles that differ in rhythm, instrumentation and tempo ----------------
 
 #: genre -> tempo range, drum kits (empty: no drums), kick / snare beats, hi-hat step (beats; 0 = none) and note
-#: (42 closed, 46 open, 51 ride), swing, bass programs and rhythm ((beat, beats, 0 root / 7 fifth / 12 octave)),
-#: harmony programs and rhythm ((beat, beats)), lead programs and note lengths (beats).
+#: (42 closed, 46 open, 51 ride), swing, bass programs and rhythm ((beat, beats, semitones above the root: 0 root,
+#: 7 fifth, 12 octave)), harmony programs and rhythm ((beat, beats)), lead programs and note lengths (beats).
+#: Optional: ``chord`` (triad, default; power: root, fifth, octave; seventh), ``strum`` (ms between a chord's
+#: notes), ``snare_note`` (GM drum note, default 38), ``progs`` (4-bar progressions of scale degrees to draw from).
+#: The first five are the original set; the other seven complete GTZAN's ten and share instruments and tempi
+#: with them on purpose (disco vs electronic, metal vs rock, country vs folk, blues vs jazz), which is what
+#: makes the twelve a set that ranks recipes.
+_PROGS = ((0, 3, 4, 0), (0, 5, 3, 4), (0, 4, 5, 3), (1, 4, 0, 0), (0, 3, 0, 4))
 GENRES: dict[str, dict] = {
     "rock": dict(tempo=(100, 145), kits=(0, 16), kick=(0, 2.5), snare=(1, 3), hat=(0.5, 42), swing=0.0,
                  bass=(33, 34), bass_rhythm=tuple((k * 0.5, 0.45, 0) for k in range(8)),
                  harmony=(29, 30), harmony_rhythm=((0, 1.5), (1.5, 1.0), (2.5, 1.5)), lead=(29, 30, 81),
-                 lead_lengths=(0.5, 1, 1, 2)),
+                 lead_lengths=(0.5, 1, 1, 2), chord="power"),
     "jazz": dict(tempo=(90, 170), kits=(32, 40), kick=(0,), snare=(), hat=(1.0, 51), swing=0.16,
                  bass=(32,), bass_rhythm=((0, 1, 0), (1, 1, 7), (2, 1, 12), (3, 1, 7)),
                  harmony=(0, 4, 26), harmony_rhythm=((0.66, 0.5), (2.66, 0.8)), lead=(65, 66, 56, 57),
@@ -583,12 +589,44 @@ GENRES: dict[str, dict] = {
     "electronic": dict(tempo=(118, 132), kits=(24, 25), kick=(0, 1, 2, 3), snare=(1, 3), hat=(0.5, 46), swing=0.0,
                        bass=(38, 39), bass_rhythm=tuple((k + 0.5, 0.4, 0) for k in range(4)),
                        harmony=(89, 90, 91), harmony_rhythm=((0, 4),), lead=(80, 81, 87),
-                       lead_lengths=(0.25, 0.25, 0.5)),
+                       lead_lengths=(0.25, 0.25, 0.5), snare_note=39),
     "folk": dict(tempo=(80, 125), kits=(), kick=(), snare=(), hat=(0, 42), swing=0.0,
                  bass=(32,), bass_rhythm=((0, 1, 0), (2, 1, 7)), harmony=(25, 24),
                  harmony_rhythm=((0, 0.9), (1, 0.4), (1.5, 0.4), (2, 0.9), (3, 0.4), (3.5, 0.4)),
-                 lead=(22, 110, 40, 105), lead_lengths=(0.5, 1, 1, 2)),
+                 lead=(22, 110, 40, 105), lead_lengths=(0.5, 1, 1, 2), strum=8),
+    "blues": dict(tempo=(66, 110), kits=(0, 8), kick=(0, 2), snare=(1, 3), hat=(0.5, 42), swing=0.16,
+                  bass=(32, 33), bass_rhythm=((0, 1, 0), (1, 1, 4), (2, 1, 7), (3, 1, 9)),
+                  harmony=(16, 17, 4), harmony_rhythm=((0.5, 0.4), (1.5, 0.4), (2.5, 0.4), (3.5, 0.4)),
+                  lead=(27, 26, 65, 22), lead_lengths=(0.33, 0.66, 1, 1.5), chord="seventh",
+                  progs=((0, 3, 0, 0), (3, 3, 0, 0), (4, 3, 0, 4))),
+    "country": dict(tempo=(90, 140), kits=(0, 40), kick=(0, 2), snare=(1, 3), hat=(0.5, 42), swing=0.0,
+                    bass=(32, 33), bass_rhythm=((0, 1, 0), (2, 1, 7)), harmony=(25, 24),
+                    harmony_rhythm=((0, 0.9), (1, 0.4), (1.5, 0.4), (2, 0.9), (3, 0.4), (3.5, 0.4)),
+                    lead=(25, 110, 105, 22), lead_lengths=(0.5, 0.5, 1, 1), strum=8),
+    "disco": dict(tempo=(110, 130), kits=(0,), kick=(0, 1, 2, 3), snare=(1, 3), hat=(0.5, 46), swing=0.0,
+                  bass=(33, 36, 37), bass_rhythm=tuple((k * 0.5, 0.4, 12 * (k % 2)) for k in range(8)),
+                  harmony=(48, 49, 61), harmony_rhythm=((0.5, 0.4), (1.5, 0.4), (2.5, 0.4), (3.5, 0.4)),
+                  lead=(61, 56, 73, 81), lead_lengths=(0.5, 0.5, 1)),
+    "hiphop": dict(tempo=(80, 100), kits=(0, 25), kick=(0, 1.75, 2.5), snare=(1, 3), hat=(0.5, 42), swing=0.08,
+                   bass=(38, 39), bass_rhythm=((0, 1.5, 0), (1.75, 0.5, 0), (2.5, 1.0, 0)),
+                   harmony=(4, 5, 0), harmony_rhythm=((0, 2), (2, 2)), lead=(88, 80, 11),
+                   lead_lengths=(0.5, 1, 1, 2)),
+    "metal": dict(tempo=(130, 190), kits=(16, 0), kick=tuple(k * 0.5 for k in range(8)), snare=(1, 3),
+                  hat=(1.0, 49), swing=0.0, bass=(34, 33), bass_rhythm=tuple((k * 0.5, 0.45, 0) for k in range(8)),
+                  harmony=(30,), harmony_rhythm=tuple((k * 0.5, 0.45) for k in range(8)), lead=(30, 29),
+                  lead_lengths=(0.25, 0.5, 0.5, 1), chord="power"),
+    "pop": dict(tempo=(90, 125), kits=(0, 16, 24), kick=(0, 2), snare=(1, 3), hat=(0.5, 42), swing=0.0,
+                bass=(33, 38), bass_rhythm=((0, 1, 0), (1.5, 0.5, 0), (2, 1, 7), (3.5, 0.5, 0)),
+                harmony=(0, 1, 4, 88), harmony_rhythm=((0, 1), (1, 1), (2, 1), (3, 1)), lead=(80, 73, 54, 52),
+                lead_lengths=(0.5, 1, 1, 2)),
+    "reggae": dict(tempo=(66, 90), kits=(0, 8), kick=(2,), snare=(2,), hat=(0.5, 42), swing=0.05,
+                   bass=(33, 34), bass_rhythm=((0, 0.9, 0), (1.5, 0.4, 7), (2.5, 0.9, 12)),
+                   harmony=(16, 27), harmony_rhythm=((0.5, 0.25), (1.5, 0.25), (2.5, 0.25), (3.5, 0.25)),
+                   lead=(4, 56, 65), lead_lengths=(0.5, 1, 1, 2)),
 }
+
+#: the original five styles (every figure before stop 34 is on these; ``auricle make-genres --genres five``)
+FIVE_GENRES = ("rock", "jazz", "classical", "electronic", "folk")
 
 
 def compose_genre_clip(seed: int, genre: str, *, seconds: float = 30.0) -> list:
@@ -629,7 +667,8 @@ def compose_genre_clip(seed: int, genre: str, *, seconds: float = 30.0) -> list:
     minor = rng.random() < 0.4
     scale = _MINOR if minor else _MAJOR
     tonic = 36 + int(rng.integers(12))
-    prog = ((0, 3, 4, 0), (0, 5, 3, 4), (0, 4, 5, 3), (1, 4, 0, 0), (0, 3, 0, 4))[int(rng.integers(5))]
+    progs = g.get("progs", _PROGS)
+    prog = progs[int(rng.integers(len(progs)))]
 
     def t(b: float) -> int:
         bar, pos = divmod(b, 4)
@@ -648,7 +687,7 @@ def compose_genre_clip(seed: int, genre: str, *, seconds: float = 30.0) -> list:
             for k in g["kick"]:
                 notes.append(Note(t(4 * b + k), 120, 36, _clip(rng.integers(95, 125))))
             for k in g["snare"]:
-                notes.append(Note(t(4 * b + k), 120, 38 if genre != "electronic" else 39, _clip(rng.integers(90, 120))))
+                notes.append(Note(t(4 * b + k), 120, g.get("snare_note", 38), _clip(rng.integers(90, 120))))
             if step:
                 for h in range(int(round(4 / step))):
                     notes.append(Note(t(4 * b + h * step), 90, hat, _clip(rng.integers(55, 90))))
@@ -662,14 +701,16 @@ def compose_genre_clip(seed: int, genre: str, *, seconds: float = 30.0) -> list:
     notes = []
     for b in range(n_bars):
         deg = prog[b % 4]
-        chord = [tonic + 24 + scale[(deg + k) % 7] + 12 * ((deg + k) // 7) for k in ((0, 4, 7) if genre == "rock"
-                                                                                   else (0, 2, 4))]
-        if genre == "rock":                     # power chords: root, fifth, octave
+        kind = g.get("chord", "triad")
+        if kind == "power":                     # power chords: root, fifth, octave
             chord = [tonic + 12 + scale[deg % 7] + i for i in (0, 7, 12)]
+        else:                                   # stacked thirds of the scale (a seventh adds the fourth)
+            chord = [tonic + 24 + scale[(deg + k) % 7] + 12 * ((deg + k) // 7)
+                     for k in ((0, 2, 4, 6) if kind == "seventh" else (0, 2, 4))]
         for pos, d in g["harmony_rhythm"]:
             vel = _clip(rng.integers(55, 95))
             for j, p in enumerate(chord):
-                notes.append(Note(t(4 * b + pos) + 8 * j * (genre == "folk"), int(d * beat * 0.95), p, vel))
+                notes.append(Note(t(4 * b + pos) + g.get("strum", 0) * j, int(d * beat * 0.95), p, vel))
     parts.append(Part(int(rng.choice(g["harmony"])), 64, keep(notes)))
     notes, pos, step = [], 0.0, 0
     while pos < 4 * n_bars:
@@ -792,7 +833,7 @@ def make_genres(out_dir: str | Path, *, n_train: int = 12, n_valid: int = 3, n_t
     seed : int
         Everything is drawn from it: the same seed, sizes and installed soundfonts write the same files.
     genres : list of str, optional
-        Keys of :data:`GENRES` (default: all five).
+        Keys of :data:`GENRES`, or ``"all"`` (the twelve) (default: :data:`FIVE_GENRES`).
     test_soundfont, valid_soundfont, train_soundfonts
         As in :func:`make_instruments`.
     vary : bool
@@ -829,7 +870,7 @@ def make_genres(out_dir: str | Path, *, n_train: int = 12, n_valid: int = 3, n_t
     from auricle.separation.demo import find_fluidsynth, iter_rendered
 
     out = Path(out_dir)
-    genres = list(genres or GENRES)
+    genres = list(GENRES) if genres == "all" or genres == ["all"] else list(genres or FIVE_GENRES)
     if any(x not in GENRES for x in genres) or len(set(genres)) < 2:
         raise ConfigError(f"genres must be at least two of the known ones, got {genres}", fix=f"choose from {', '.join(GENRES)}")
     if min(n_train, n_valid, n_test) < 0 or n_train == 0 or not 2.0 <= seconds <= 600:
